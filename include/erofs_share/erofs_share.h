@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file erofs_share.h
+ * libsharecache: read EROFS images in a domain whose identical files share
+ * one page cache.
+ *
+ * Conventions (every function):
+ * - Returns 0 (or a byte count) on success, a negative errno on failure.
+ *   ESHARE_EFSCORRUPTED (-EUCLEAN) means the image is bad; -EOPNOTSUPP an
+ *   on-disk feature or compression algorithm this build does not read.
+ * - Out-parameters come first and are written only on success.
+ * - Option structs start with their size; NULL means defaults.  Inputs are
+ *   copied during the call.
+ * - Threading: every function may be called from any thread, concurrently,
+ *   on the same or different handles, except that a handle must not be
+ *   released while another thread still uses it.
+ * - Lifetime: an inode holds its image, an image its domain.  Detaching an
+ *   image with inodes still open defers its teardown to the last
+ *   eshare_inode_put().  eshare_domain_close() refuses (-EBUSY) while
+ *   images are attached.
+ */
+#ifndef ESHARE_EROFS_SHARE_H
+#define ESHARE_EROFS_SHARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <erofs_share/backend.h>
+#include <erofs_share/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef ESHARE_API
+#define ESHARE_API __attribute__((visibility("default")))
+#endif
+
+/** The errno of a corrupt image (the kernel's EFSCORRUPTED). */
+#define ESHARE_EFSCORRUPTED 117 /* EUCLEAN on Linux */
+
+typedef struct eshare_domain eshare_domain;
+typedef struct eshare_image eshare_image;
+typedef struct eshare_inode eshare_inode;
+
+/* ------------------------------------------------------------------ */
+/* Versions and errors                                                  */
+
+/** ESHARE_VERSION_NUMBER of the library actually loaded. */
+ESHARE_API unsigned eshare_version_number(void);
+/** "MAJOR.MINOR.PATCH" of the library actually loaded. */
+ESHARE_API const char *eshare_version(void);
+/**
+ * A constant description of a (negative or positive) errno, including the
+ * library's meaning of ESHARE_EFSCORRUPTED. Never NULL; thread-safe.
+ */
+ESHARE_API const char *eshare_strerror(int err);
+
+/* ------------------------------------------------------------------ */
+/* Domains                                                              */
+
+/** How files of identical content share one cached copy. */
+typedef enum eshare_share_policy {
+	/** Nothing is shared: every file caches its own pages. */
+	ESHARE_SHARE_OFF = 0,
+	/** On-disk fingerprints are believed (the kernel's inode_share). */
+	ESHARE_SHARE_TRUST = 1,
+	/** A file joins only after its own bytes hashed to its fingerprint. */
+	ESHARE_SHARE_VERIFY = 2,
+	/** Every fingerprint is computed; on-disk ones are verified. */
+	ESHARE_SHARE_COMPUTE = 3,
+} eshare_share_policy;
+
+/** Syslog-like levels given to the log callback. */
+#define ESHARE_LOG_ERR 3
+#define ESHARE_LOG_WARNING 4
+#define ESHARE_LOG_INFO 6
+#define ESHARE_LOG_DEBUG 7
+
+/**
+ * Receives the domain's reports (corruption found in an image, verify
+ * failures). May be called from any thread, concurrently; @p msg is valid
+ * during the call only.
+ */
+typedef void (*eshare_log_fn)(void *user, int level, const char *msg);
+
+struct eshare_domain_opts {
+	/** sizeof(struct eshare_domain_opts). */
+	uint32_t size;
+	/** Reserved, must be 0. */
+	uint32_t flags;
+	/** Page-cache budget in bytes; 0 = 256 MiB. */
+	uint64_t cache_bytes;
+	/** An eshare_share_policy. */
+	uint32_t policy;
+	/** Reserved, must be 0. */
+	uint32_t reserved;
+	/** Optional name, used in messages only (copied). */
+	const char *id;
+	/** Log callback, NULL for silence. */
+	eshare_log_fn log;
+	void *log_user;
+};
+#define ESHARE_DOMAIN_OPTS_INIT { .size = sizeof(struct eshare_domain_opts) }
+
+/**
+ * Create a domain.
+ * @return 0; -EINVAL for a bad policy or non-zero reserved fields;
+ *         -E2BIG for a larger options struct with a non-zero unknown tail;
+ *         -ENOMEM.
+ */
+ESHARE_API int eshare_domain_create(eshare_domain **out, const struct eshare_domain_opts *opts);
+
+/**
+ * Destroy a domain. NULL is a no-op.
+ * @return 0; -EBUSY while images are attached (nothing is changed).
+ */
+ESHARE_API int eshare_domain_close(eshare_domain *d);
+
+/** Counters of a domain or an image. Read without stopping readers. */
+struct eshare_stats {
+	/** sizeof(struct eshare_stats) as the caller knows it. */
+	uint32_t size;
+	uint32_t reserved;
+	/** Bytes returned by eshare_pread(). */
+	uint64_t logical_bytes;
+	/** Cached pages holding regular files' contents, and their bytes. */
+	uint64_t cached_data_pages;
+	uint64_t cached_data_bytes;
+	/** Cached pages holding metadata, and their bytes. */
+	uint64_t cached_meta_pages;
+	uint64_t cached_meta_bytes;
+	/** Shared objects alive, and the (image, inode) members backing them. */
+	uint64_t shared_objects;
+	uint64_t shared_members;
+	uint64_t hits;
+	uint64_t misses;
+	/** Fills run (one fill may cache several pages). */
+	uint64_t fills;
+	uint64_t evictions;
+	uint64_t backend_bytes_read;
+	uint64_t decompressed_bytes;
+	uint64_t hashed_bytes;
+	uint64_t verify_failures;
+	/** Images attached (domain) or 1 (image). */
+	uint64_t images;
+};
+#define ESHARE_STATS_INIT { .size = sizeof(struct eshare_stats) }
+
+/**
+ * Copy the domain's counters. st->size must be set; min(st->size, ours)
+ * bytes are written.
+ * @return 0; -EINVAL if st->size is smaller than 8.
+ */
+ESHARE_API int eshare_domain_stats(eshare_domain *d, struct eshare_stats *st);
+
+/* ------------------------------------------------------------------ */
+/* Images                                                               */
+
+struct eshare_image_opts {
+	/** sizeof(struct eshare_image_opts). */
+	uint32_t size;
+	/** Reserved, must be 0. */
+	uint32_t flags;
+	/** Name used in messages (copied); NULL = the backend's name. */
+	const char *name;
+	/** Extra devices of a multi-device image, in device-table order. */
+	eshare_backend *const *devices;
+	uint32_t ndevices;
+	uint32_t reserved;
+};
+#define ESHARE_IMAGE_OPTS_INIT { .size = sizeof(struct eshare_image_opts) }
+
+/**
+ * Open an EROFS image from @p primary (plus opts->devices) into @p d.
+ * On success the image owns every backend given and closes them when it
+ * goes away; on failure they stay the caller's.
+ * @return 0;
+ *         ESHARE_EFSCORRUPTED (negated) for a bad superblock or root;
+ *         -EOPNOTSUPP for an unknown incompatible feature or algorithm;
+ *         -ENXIO if a device the image needs is missing or too small;
+ *         -EINVAL for bad options; -EIO; -ENOMEM.
+ */
+ESHARE_API int eshare_image_attach(eshare_image **out, eshare_domain *d, eshare_backend *primary,
+				   const struct eshare_image_opts *opts);
+
+/**
+ * eshare_image_attach() of a file opened by path (extra devices, if any,
+ * still come from opts).
+ */
+ESHARE_API int eshare_image_open_path(eshare_image **out, eshare_domain *d, const char *path,
+				      const struct eshare_image_opts *opts);
+
+/**
+ * Detach an image from its domain. NULL is a no-op. Files still open keep
+ * the image readable; it goes away with the last of them.
+ */
+ESHARE_API void eshare_image_detach(eshare_image *img);
+
+/** What the superblock says. */
+struct eshare_image_info {
+	uint32_t size;
+	uint32_t block_size;
+	uint32_t feature_compat;
+	uint32_t feature_incompat;
+	uint64_t blocks;
+	uint64_t inodes;
+	uint64_t root_ino;
+	int64_t build_time;
+	uint32_t build_time_nsec;
+	uint16_t extra_devices;
+	/** Bit n set: algorithm n (0 LZ4, 1 LZMA, 2 DEFLATE, 3 ZSTD) may be used. */
+	uint16_t compr_algs;
+	uint8_t uuid[16];
+	/** NUL-terminated volume label. */
+	char volume_name[17];
+	uint8_t reserved[7];
+	/** Superblock checksum (when feature_compat has bit 0x1). */
+	uint32_t checksum;
+	/** Long xattr prefix id of the content fingerprint, or -1. */
+	int32_t ishare_prefix_id;
+};
+#define ESHARE_IMAGE_INFO_INIT { .size = sizeof(struct eshare_image_info) }
+
+/** @return 0; -EINVAL if info->size is smaller than 8. */
+ESHARE_API int eshare_image_info(eshare_image *img, struct eshare_image_info *info);
+
+/**
+ * Names of the feature bits set in the image, separated by spaces, into
+ * @p buf (NUL-terminated, truncated to @p len).
+ * @return the length of the full string.
+ */
+ESHARE_API size_t eshare_image_features(eshare_image *img, char *buf, size_t len);
+
+/** Counters of one image (per-image share of the domain's). */
+ESHARE_API int eshare_image_stats(eshare_image *img, struct eshare_stats *st);
+
+/* ------------------------------------------------------------------ */
+/* Inodes                                                               */
+
+/** The image's root directory. @return 0; -EIO; ESHARE_EFSCORRUPTED; -ENOMEM. */
+ESHARE_API int eshare_root(eshare_inode **out, eshare_image *img);
+
+/**
+ * Look up an absolute or root-relative path ("/a/b", "a/b"); "." and ".."
+ * components are resolved by the directories' entries; symlinks are not
+ * followed.
+ * @return 0; -ENOENT; -ENOTDIR if a non-final component is not a directory;
+ *         -ENAMETOOLONG for a component over 255 bytes; -EIO;
+ *         ESHARE_EFSCORRUPTED; -ENOMEM.
+ */
+ESHARE_API int eshare_lookup(eshare_inode **out, eshare_image *img, const char *path);
+
+/**
+ * Look up one name (not NUL-terminated, @p namelen bytes) in @p dir.
+ * @return as eshare_lookup(); -ENOTDIR if @p dir is not a directory.
+ */
+ESHARE_API int eshare_lookup_at(eshare_inode **out, eshare_inode *dir, const char *name,
+				size_t namelen);
+
+/**
+ * Open an inode by the number eshare_stat() or readdir reported.
+ * @return 0; -EINVAL for a number that cannot be an inode of this image;
+ *         ESHARE_EFSCORRUPTED if the slot does not hold a valid inode.
+ */
+ESHARE_API int eshare_inode_open(eshare_inode **out, eshare_image *img, uint64_t ino);
+
+/** Take one more reference. @return @p ino. */
+ESHARE_API eshare_inode *eshare_inode_get(eshare_inode *ino);
+/** Drop a reference. NULL is a no-op. */
+ESHARE_API void eshare_inode_put(eshare_inode *ino);
+
+/** The image an inode belongs to (borrowed). */
+ESHARE_API eshare_image *eshare_inode_image(eshare_inode *ino);
+
+/** File types, as in dirent d_type. */
+#define ESHARE_DT_UNKNOWN 0
+#define ESHARE_DT_FIFO 1
+#define ESHARE_DT_CHR 2
+#define ESHARE_DT_DIR 4
+#define ESHARE_DT_BLK 6
+#define ESHARE_DT_REG 8
+#define ESHARE_DT_LNK 10
+#define ESHARE_DT_SOCK 12
+
+struct eshare_stat {
+	uint32_t size;
+	/** File type and permission bits, as st_mode. */
+	uint32_t mode;
+	/** Stable inode number (what the kernel reports). */
+	uint64_t ino;
+	uint32_t nlink;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t rdev_major;
+	uint32_t rdev_minor;
+	uint32_t blksize;
+	uint64_t file_size;
+	/** 512-byte units, as the kernel reports. */
+	uint64_t blocks;
+	/** mtime; atime and ctime equal it on EROFS. */
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	/** EROFS data layout (0..4). */
+	uint8_t layout;
+	uint8_t reserved[3];
+	/** The on-disk nid. */
+	uint64_t nid;
+};
+#define ESHARE_STAT_INIT { .size = sizeof(struct eshare_stat) }
+
+/** @return 0; -EINVAL if st->size is smaller than 8. */
+ESHARE_API int eshare_stat(eshare_inode *ino, struct eshare_stat *st);
+
+/**
+ * Read up to @p len bytes at @p off of a regular file (holes read as zeros).
+ * @return bytes read (0 at or past the end); -EISDIR for a directory;
+ *         -EINVAL for other non-regular files; -EOPNOTSUPP for an algorithm
+ *         not built in; -EIO; ESHARE_EFSCORRUPTED; -ENOMEM.
+ */
+ESHARE_API ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off);
+
+/**
+ * Called for each directory entry; @p name is not NUL-terminated and valid
+ * during the call only.  @p next is the cookie that resumes after this
+ * entry.  Return 0 to go on, anything else to stop (readdir returns it).
+ */
+typedef int (*eshare_dirent_fn)(void *user, const char *name, size_t namelen, uint64_t ino,
+				unsigned type, uint64_t next);
+
+/**
+ * List a directory in on-disk order ("." and ".." included), starting at
+ * *cookie (0 = the beginning) and updating it as entries are delivered.
+ * @return 0 at the end; the callback's non-zero value if it stopped;
+ *         -ENOTDIR; -EINVAL for a cookie that no entry has; -EIO;
+ *         ESHARE_EFSCORRUPTED; -ENOMEM.
+ */
+ESHARE_API int eshare_readdir(eshare_inode *dir, uint64_t *cookie, eshare_dirent_fn fn, void *user);
+
+/**
+ * Copy a symlink's target (not NUL-terminated) into @p buf.
+ * @return the target's full length (may exceed @p len: then the copy is
+ *         truncated); -EINVAL if not a symlink; -EIO; ESHARE_EFSCORRUPTED.
+ */
+ESHARE_API ssize_t eshare_readlink(eshare_inode *ino, char *buf, size_t len);
+
+/**
+ * List xattr names, each NUL-terminated, as listxattr(2). Hidden names
+ * (long prefixes with no namespace, such as the content fingerprint) are
+ * left out.  @p len 0 asks for the size.
+ * @return bytes needed/written; -ERANGE if @p len is too small; -EIO;
+ *         ESHARE_EFSCORRUPTED.
+ */
+ESHARE_API ssize_t eshare_listxattr(eshare_inode *ino, char *buf, size_t len);
+
+/**
+ * Get one xattr's value, as getxattr(2). @p len 0 asks for the size.
+ * @return value size; -ENODATA if absent; -ERANGE if @p len is too small;
+ *         -EIO; ESHARE_EFSCORRUPTED.
+ */
+ESHARE_API ssize_t eshare_getxattr(eshare_inode *ino, const char *name, void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

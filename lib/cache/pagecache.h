@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/cache: a page cache of opaque objects.  It knows nothing of EROFS:
+ * an object is a number, a page is PC_PAGE_SIZE bytes at an index of an
+ * object.  A byte budget bounds every page it holds; eviction keeps hot
+ * pages and lets one-pass scans through.  Misses are single-flight: of the
+ * threads that miss one page at once, one fills it and the others wait.
+ *
+ * A page may be stored *partial*: only its first `valid` bytes are known
+ * (a compressed extent ended inside it).  A partial page is never a hit;
+ * a fill may read it back with pc_peek_partial() and complete it.  A page
+ * stored *complete* with valid < PC_PAGE_SIZE is the last page of an object
+ * and reads as zeros past `valid`.
+ *
+ * Thread safety: every function may be called concurrently.
+ */
+#ifndef PC_PAGECACHE_H
+#define PC_PAGECACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PC_PAGE_SHIFT 12
+#define PC_PAGE_SIZE (1u << PC_PAGE_SHIFT)
+
+/* Statistics classes of objects. */
+enum { PC_CLASS_DATA = 0, PC_CLASS_META = 1, PC_NCLASSES = 2 };
+
+struct pc_cache;
+
+struct pc_stats {
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t fills;     /* fill callbacks run */
+	uint64_t evictions; /* pages evicted for the budget */
+	uint64_t pages[PC_NCLASSES]; /* pages held now, complete or partial */
+	uint64_t bytes[PC_NCLASSES]; /* pages[] * PC_PAGE_SIZE */
+	uint64_t budget;
+};
+
+/* @budget in bytes; at least a few pages are always allowed. */
+int pc_create(struct pc_cache **out, uint64_t budget);
+/* All objects must have been dropped or not; pages are freed either way. */
+void pc_destroy(struct pc_cache *c);
+
+/* A new object id (never reused) of class @cls. */
+uint64_t pc_object_new(struct pc_cache *c, unsigned cls);
+/*
+ * Drop every page of @obj.  Pages a fill puts for @obj later are
+ * discarded.  Waiters of an in-flight fill of @obj are not disturbed.
+ */
+void pc_object_drop(struct pc_cache *c, uint64_t obj);
+
+/*
+ * Fills page @index of the object: write all PC_PAGE_SIZE bytes of it to
+ * @page (zeros past the object's end) and return 0, or return -errno.  It
+ * may also pc_put() other pages of the same object that it produced.
+ */
+typedef int (*pc_fill_fn)(void *user, uint64_t index, void *page);
+
+/*
+ * Copy @len bytes at @off (off + len <= PC_PAGE_SIZE) of page @index of
+ * @obj into @dst.  A hit copies while the page is pinned; a miss runs
+ * @fill once for all concurrent missers (single flight).  Errors are never
+ * cached: a later call fills again.
+ * Returns 0 or the fill's error.  *@hit (if not NULL) tells which it was.
+ */
+int pc_read(struct pc_cache *c, uint64_t obj, uint64_t index, uint32_t off, uint32_t len,
+	    void *dst, pc_fill_fn fill, void *user, bool *hit);
+
+/*
+ * Store page @index of @obj: @valid bytes of @data; @complete as above.
+ * Replaces a partial page; never replaces a complete one.  Silently
+ * ignored for a dropped object.  Returns 0 or -ENOMEM.
+ */
+int pc_put(struct pc_cache *c, uint64_t obj, uint64_t index, const void *data, uint32_t valid,
+	   bool complete);
+
+/*
+ * If page @index of @obj is held partial, copy its valid prefix into @buf
+ * and return its length; return 0 if absent or complete.
+ */
+uint32_t pc_peek_partial(struct pc_cache *c, uint64_t obj, uint64_t index, void *buf);
+
+/* Whether page @index of @obj is held complete (for tests and stats). */
+bool pc_contains(struct pc_cache *c, uint64_t obj, uint64_t index);
+
+void pc_get_stats(struct pc_cache *c, struct pc_stats *st);
+
+#endif

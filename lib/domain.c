@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/* Domains: the trust boundary and the page cache that its images share. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int eshare_domain_create(eshare_domain **out, const struct eshare_domain_opts *opts)
+{
+	struct eshare_domain_opts o = ESHARE_DOMAIN_OPTS_INIT;
+	eshare_domain *d;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	if (opts) {
+		rc = eshare_copy_struct(&o, sizeof(o), opts, opts->size);
+		if (rc)
+			return rc;
+	}
+	if (o.flags || o.reserved || o.policy > ESHARE_SHARE_COMPUTE)
+		return -EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->opts = o;
+	d->opts.size = sizeof(o);
+	if (o.id && !(d->id = strdup(o.id))) {
+		free(d);
+		return -ENOMEM;
+	}
+	d->opts.id = d->id;
+	rc = pc_create(&d->cache, o.cache_bytes ? o.cache_bytes : ESHARE_DEFAULT_CACHE);
+	if (rc) {
+		free(d->id);
+		free(d);
+		return rc;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	*out = d;
+	return 0;
+}
+
+int eshare_domain_close(eshare_domain *d)
+{
+	if (!d)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	if (d->nimages) {
+		pthread_mutex_unlock(&d->lock);
+		return -EBUSY;
+	}
+	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_destroy(&d->lock);
+	pc_destroy(d->cache);
+	free(d->id);
+	free(d);
+	return 0;
+}
+
+void eshare_log(eshare_domain *d, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!d->opts.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	d->opts.log(d->opts.log_user, level, msg);
+}
+
+static uint64_t load(const atomic_uint_least64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void fill_counters(struct eshare_stats *s, const struct eshare_counters *c)
+{
+	s->logical_bytes = load(&c->logical_bytes);
+	s->backend_bytes_read = load(&c->backend_bytes_read);
+	s->decompressed_bytes = load(&c->decompressed_bytes);
+	s->hashed_bytes = load(&c->hashed_bytes);
+	s->verify_failures = load(&c->verify_failures);
+}
+
+static int copy_stats_out(struct eshare_stats *dst, const struct eshare_stats *src)
+{
+	uint32_t size = dst->size;
+
+	if (size < 8)
+		return -EINVAL;
+	memcpy(dst, src, size < sizeof(*src) ? size : sizeof(*src));
+	dst->size = size;
+	return 0;
+}
+
+int eshare_domain_stats(eshare_domain *d, struct eshare_stats *st)
+{
+	struct eshare_stats s = ESHARE_STATS_INIT;
+	struct pc_stats pcs;
+
+	if (!d || !st)
+		return -EINVAL;
+	fill_counters(&s, &d->cnt);
+	pc_get_stats(d->cache, &pcs);
+	s.hits = pcs.hits;
+	s.misses = pcs.misses;
+	s.fills = pcs.fills;
+	s.evictions = pcs.evictions;
+	s.cached_data_pages = pcs.pages[PC_CLASS_DATA];
+	s.cached_data_bytes = pcs.bytes[PC_CLASS_DATA];
+	s.cached_meta_pages = pcs.pages[PC_CLASS_META];
+	s.cached_meta_bytes = pcs.bytes[PC_CLASS_META];
+	pthread_mutex_lock(&d->lock);
+	s.images = d->nimages;
+	pthread_mutex_unlock(&d->lock);
+	return copy_stats_out(st, &s);
+}
+
+int eshare_image_stats(eshare_image *img, struct eshare_stats *st)
+{
+	struct eshare_stats s = ESHARE_STATS_INIT;
+
+	if (!img || !st)
+		return -EINVAL;
+	fill_counters(&s, &img->cnt);
+	s.images = 1;
+	return copy_stats_out(st, &s);
+}

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Images: an EROFS filesystem opened from its backends into a domain.  The
+ * format layer's raw I/O is routed here: metadata of the primary device and
+ * the data of the packed and metabox inodes go through the domain's page
+ * cache, so one budget bounds all memory.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int io_read(void *ctx, unsigned dev, void *buf, size_t len, uint64_t off)
+{
+	eshare_image *img = ctx;
+	int rc;
+
+	if (dev >= img->ndevs)
+		return -EFSCORRUPTED;
+	rc = eshare_backend_read(img->devs[dev], buf, len, off);
+	if (!rc) {
+		counter_add(&img->cnt.backend_bytes_read, len);
+		counter_add(&img->domain->cnt.backend_bytes_read, len);
+	}
+	return rc;
+}
+
+struct meta_fill_ctx {
+	eshare_image *img;
+};
+
+static int meta_fill(void *user, uint64_t index, void *page)
+{
+	eshare_image *img = user;
+	uint64_t off = index << PC_PAGE_SHIFT;
+	uint64_t size = img->fs ? img->fs->devices[0].size : 0;
+	size_t n = PC_PAGE_SIZE;
+
+	if (!img->fs) /* during open: the superblock reader passes sizes itself */
+		eshare_backend_size(img->devs[0], &size);
+	if (off >= size)
+		n = 0;
+	else if (size - off < n)
+		n = (size_t)(size - off);
+	memset((uint8_t *)page + n, 0, PC_PAGE_SIZE - n);
+	return n ? io_read(img, 0, page, n, off) : 0;
+}
+
+static int io_read_meta(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	eshare_image *img = ctx;
+	struct pc_cache *c = img->domain->cache;
+	uint8_t *dst = buf;
+
+	while (len) {
+		uint64_t index = off >> PC_PAGE_SHIFT;
+		uint32_t in = (uint32_t)(off & (PC_PAGE_SIZE - 1));
+		size_t n = PC_PAGE_SIZE - in < len ? PC_PAGE_SIZE - in : len;
+		int rc = pc_read(c, img->meta_obj, index, in, (uint32_t)n, dst, meta_fill, img,
+				 NULL);
+
+		if (rc)
+			return rc;
+		dst += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int io_read_internal(void *ctx, struct ef_inode *ino, void *buf, size_t len, uint64_t off)
+{
+	eshare_image *img = ctx;
+	uint64_t obj = img->internal_obj[ino == img->fs->packed ? 0 : 1];
+
+	return eshare_cached_read(img, ino, obj, buf, len, off);
+}
+
+static void io_report(void *ctx, uint64_t nid, const char *why)
+{
+	eshare_image *img = ctx;
+
+	if (nid == ~0ull)
+		eshare_log(img->domain, ESHARE_LOG_ERR, "%s: %s", img->name, why);
+	else
+		eshare_log(img->domain, ESHARE_LOG_ERR, "%s: nid %llu: %s", img->name,
+			   (unsigned long long)nid, why);
+}
+
+static void io_count_decompressed(void *ctx, uint64_t bytes)
+{
+	eshare_image *img = ctx;
+
+	counter_add(&img->cnt.decompressed_bytes, bytes);
+	counter_add(&img->domain->cnt.decompressed_bytes, bytes);
+}
+
+static void drop_objects(eshare_image *img)
+{
+	struct pc_cache *c = img->domain->cache;
+
+	if (img->meta_obj)
+		pc_object_drop(c, img->meta_obj);
+	for (int i = 0; i < 2; i++)
+		if (img->internal_obj[i])
+			pc_object_drop(c, img->internal_obj[i]);
+	for (size_t i = 0; i < img->objs_cap; i++)
+		if (img->objs_used[i])
+			pc_object_drop(c, img->objs[i].obj);
+}
+
+static void image_free(eshare_image *img)
+{
+	eshare_domain *d = img->domain;
+
+	drop_objects(img);
+	ef_fs_close(img->fs);
+	for (unsigned i = 0; i < img->ndevs; i++)
+		eshare_backend_close(img->devs[i]);
+	free(img->devs);
+	free(img->objs);
+	free(img->objs_used);
+	free(img->name);
+	pthread_mutex_destroy(&img->obj_lock);
+	free(img);
+	pthread_mutex_lock(&d->lock);
+	d->nimages--;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void eshare_image_ref(eshare_image *img)
+{
+	atomic_fetch_add_explicit(&img->refs, 1, memory_order_relaxed);
+}
+
+void eshare_image_unref(eshare_image *img)
+{
+	if (atomic_fetch_sub_explicit(&img->refs, 1, memory_order_acq_rel) == 1)
+		image_free(img);
+}
+
+int eshare_image_attach(eshare_image **out, eshare_domain *d, eshare_backend *primary,
+			const struct eshare_image_opts *opts)
+{
+	struct eshare_image_opts o = ESHARE_IMAGE_OPTS_INIT;
+	uint64_t *sizes = NULL;
+	struct ef_io io;
+	eshare_image *img;
+	int rc;
+
+	if (!out || !d || !primary)
+		return -EINVAL;
+	if (opts) {
+		rc = eshare_copy_struct(&o, sizeof(o), opts, opts->size);
+		if (rc)
+			return rc;
+	}
+	if (o.flags || o.reserved || (o.ndevices && !o.devices) || o.ndevices >= EF_MAX_DEVICES)
+		return -EINVAL;
+	for (uint32_t i = 0; i < o.ndevices; i++)
+		if (!o.devices[i])
+			return -EINVAL;
+	img = calloc(1, sizeof(*img));
+	if (!img)
+		return -ENOMEM;
+	img->domain = d;
+	atomic_init(&img->refs, 1);
+	pthread_mutex_init(&img->obj_lock, NULL);
+	img->ndevs = 1 + o.ndevices;
+	img->devs = calloc(img->ndevs, sizeof(*img->devs));
+	sizes = calloc(img->ndevs, sizeof(*sizes));
+	img->name = strdup(o.name ? o.name : eshare_backend_name(primary));
+	if (!img->devs || !sizes || !img->name) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	img->devs[0] = primary;
+	for (uint32_t i = 0; i < o.ndevices; i++)
+		img->devs[i + 1] = o.devices[i];
+	for (unsigned i = 0; i < img->ndevs; i++) {
+		rc = eshare_backend_size(img->devs[i], &sizes[i]);
+		if (rc)
+			goto fail;
+	}
+	img->meta_obj = pc_object_new(d->cache, PC_CLASS_META);
+	img->internal_obj[0] = pc_object_new(d->cache, PC_CLASS_META);
+	img->internal_obj[1] = pc_object_new(d->cache, PC_CLASS_META);
+	io = (struct ef_io){
+		.ctx = img,
+		.read = io_read,
+		.read_meta = io_read_meta,
+		.read_internal = io_read_internal,
+		.report = io_report,
+		.count_decompressed = io_count_decompressed,
+	};
+	rc = ef_fs_open(&img->fs, &io, sizes, img->ndevs);
+	if (rc)
+		goto fail;
+	free(sizes);
+	pthread_mutex_lock(&d->lock);
+	img->next = d->images;
+	if (d->images)
+		d->images->prev = img;
+	d->images = img;
+	d->nimages++;
+	pthread_mutex_unlock(&d->lock);
+	*out = img;
+	return 0;
+fail:
+	/* the backends stay the caller's */
+	drop_objects(img);
+	free(img->devs);
+	free(sizes);
+	free(img->name);
+	pthread_mutex_destroy(&img->obj_lock);
+	free(img);
+	return rc;
+}
+
+int eshare_image_open_path(eshare_image **out, eshare_domain *d, const char *path,
+			   const struct eshare_image_opts *opts)
+{
+	struct eshare_image_opts o = ESHARE_IMAGE_OPTS_INIT;
+	eshare_backend *be;
+	int rc;
+
+	if (!out || !d || !path)
+		return -EINVAL;
+	if (opts) {
+		rc = eshare_copy_struct(&o, sizeof(o), opts, opts->size);
+		if (rc)
+			return rc;
+	}
+	if (!o.name)
+		o.name = path;
+	rc = eshare_backend_open_file(&be, path);
+	if (rc)
+		return rc;
+	rc = eshare_image_attach(out, d, be, &o);
+	if (rc)
+		eshare_backend_close(be);
+	return rc;
+}
+
+void eshare_image_detach(eshare_image *img)
+{
+	eshare_domain *d;
+
+	if (!img || atomic_exchange(&img->detached, true))
+		return;
+	d = img->domain;
+	pthread_mutex_lock(&d->lock);
+	if (img->prev)
+		img->prev->next = img->next;
+	else
+		d->images = img->next;
+	if (img->next)
+		img->next->prev = img->prev;
+	img->next = img->prev = NULL;
+	pthread_mutex_unlock(&d->lock);
+	eshare_image_unref(img);
+}
+
+int eshare_image_info(eshare_image *img, struct eshare_image_info *info)
+{
+	struct eshare_image_info i = ESHARE_IMAGE_INFO_INIT;
+	const struct ef_fs *fs;
+	uint32_t size;
+
+	if (!img || !info || info->size < 8)
+		return -EINVAL;
+	fs = img->fs;
+	i.block_size = fs->blksz;
+	i.feature_compat = fs->feature_compat;
+	i.feature_incompat = fs->feature_incompat;
+	i.blocks = fs->blocks;
+	i.inodes = fs->inos;
+	i.root_ino = ef_nid_to_ino(fs, fs->root_nid);
+	i.build_time = fs->epoch + fs->build_time;
+	i.build_time_nsec = fs->fixed_nsec;
+	i.extra_devices = (uint16_t)fs->ndevices;
+	i.compr_algs = fs->available_compr_algs;
+	memcpy(i.uuid, fs->uuid, 16);
+	memcpy(i.volume_name, fs->volume_name, sizeof(i.volume_name));
+	i.checksum = fs->checksum;
+	i.ishare_prefix_id = fs->ishare_prefix_id;
+	size = info->size;
+	memcpy(info, &i, size < sizeof(i) ? size : sizeof(i));
+	info->size = size;
+	return 0;
+}
+
+size_t eshare_image_features(eshare_image *img, char *buf, size_t len)
+{
+	if (!img)
+		return 0;
+	return ef_feature_names(img->fs, buf, len);
+}
+
+static size_t obj_slot(uint64_t nid, size_t cap)
+{
+	nid ^= nid >> 33;
+	nid *= 0xff51afd7ed558ccdull;
+	nid ^= nid >> 33;
+	return (size_t)nid & (cap - 1);
+}
+
+static int obj_grow(eshare_image *img)
+{
+	size_t cap = img->objs_cap ? img->objs_cap * 2 : 64;
+	struct obj_entry *objs = calloc(cap, sizeof(*objs));
+	bool *used = calloc(cap, sizeof(*used));
+
+	if (!objs || !used) {
+		free(objs);
+		free(used);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < img->objs_cap; i++) {
+		size_t s;
+
+		if (!img->objs_used[i])
+			continue;
+		for (s = obj_slot(img->objs[i].nid, cap); used[s]; s = (s + 1) & (cap - 1))
+			;
+		used[s] = true;
+		objs[s] = img->objs[i];
+	}
+	free(img->objs);
+	free(img->objs_used);
+	img->objs = objs;
+	img->objs_used = used;
+	img->objs_cap = cap;
+	return 0;
+}
+
+int eshare_image_data_obj(eshare_image *img, uint64_t nid, uint64_t *obj)
+{
+	size_t s;
+	int rc = 0;
+
+	pthread_mutex_lock(&img->obj_lock);
+	if (img->objs_cap) {
+		for (s = obj_slot(nid, img->objs_cap); img->objs_used[s];
+		     s = (s + 1) & (img->objs_cap - 1)) {
+			if (img->objs[s].nid == nid) {
+				*obj = img->objs[s].obj;
+				goto out;
+			}
+		}
+	}
+	if ((img->objs_n + 1) * 2 > img->objs_cap) {
+		rc = obj_grow(img);
+		if (rc)
+			goto out;
+	}
+	for (s = obj_slot(nid, img->objs_cap); img->objs_used[s]; s = (s + 1) & (img->objs_cap - 1))
+		;
+	img->objs_used[s] = true;
+	img->objs[s].nid = nid;
+	img->objs[s].obj = pc_object_new(img->domain->cache, PC_CLASS_DATA);
+	img->objs_n++;
+	*obj = img->objs[s].obj;
+out:
+	pthread_mutex_unlock(&img->obj_lock);
+	return rc;
+}

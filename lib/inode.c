@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+/* Inode handles: lookup, stat, readdir, readlink and xattrs. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "internal.h"
+
+int eshare_inode_new(eshare_inode **out, eshare_image *img, uint64_t nid)
+{
+	eshare_inode *ino = calloc(1, sizeof(*ino));
+	int rc;
+
+	if (!ino)
+		return -ENOMEM;
+	rc = ef_iget(img->fs, nid, &ino->ei);
+	if (rc) {
+		free(ino);
+		return rc;
+	}
+	atomic_init(&ino->refs, 1);
+	ino->img = img;
+	eshare_image_ref(img);
+	*out = ino;
+	return 0;
+}
+
+int eshare_root(eshare_inode **out, eshare_image *img)
+{
+	if (!out || !img)
+		return -EINVAL;
+	return eshare_inode_new(out, img, img->fs->root_nid);
+}
+
+int eshare_inode_open(eshare_inode **out, eshare_image *img, uint64_t ino)
+{
+	uint64_t nid;
+	int rc;
+
+	if (!out || !img)
+		return -EINVAL;
+	rc = ef_ino_to_nid(img->fs, ino, &nid);
+	if (rc)
+		return rc;
+	return eshare_inode_new(out, img, nid);
+}
+
+eshare_inode *eshare_inode_get(eshare_inode *ino)
+{
+	if (ino)
+		atomic_fetch_add_explicit(&ino->refs, 1, memory_order_relaxed);
+	return ino;
+}
+
+void eshare_inode_put(eshare_inode *ino)
+{
+	if (!ino || atomic_fetch_sub_explicit(&ino->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	eshare_image_unref(ino->img);
+	free(ino);
+}
+
+eshare_image *eshare_inode_image(eshare_inode *ino)
+{
+	return ino ? ino->img : NULL;
+}
+
+int eshare_lookup_at(eshare_inode **out, eshare_inode *dir, const char *name, size_t namelen)
+{
+	uint64_t nid;
+	int rc;
+
+	if (!out || !dir || (!name && namelen))
+		return -EINVAL;
+	rc = ef_lookup(dir->img->fs, &dir->ei, name, namelen, &nid);
+	if (rc)
+		return rc;
+	return eshare_inode_new(out, dir->img, nid);
+}
+
+int eshare_lookup(eshare_inode **out, eshare_image *img, const char *path)
+{
+	eshare_inode *cur;
+	int rc;
+
+	if (!out || !img || !path)
+		return -EINVAL;
+	rc = eshare_root(&cur, img);
+	if (rc)
+		return rc;
+	for (const char *p = path;;) {
+		const char *end;
+		eshare_inode *next;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		end = strchr(p, '/');
+		if (!end)
+			end = p + strlen(p);
+		if (!S_ISDIR(cur->ei.mode)) {
+			rc = -ENOTDIR;
+			break;
+		}
+		rc = eshare_lookup_at(&next, cur, p, (size_t)(end - p));
+		if (rc)
+			break;
+		eshare_inode_put(cur);
+		cur = next;
+		p = end;
+	}
+	if (rc) {
+		eshare_inode_put(cur);
+		return rc;
+	}
+	*out = cur;
+	return 0;
+}
+
+int eshare_stat(eshare_inode *ino, struct eshare_stat *st)
+{
+	struct eshare_stat s = ESHARE_STAT_INIT;
+	const struct ef_inode *ei;
+	uint32_t size;
+
+	if (!ino || !st || st->size < 8)
+		return -EINVAL;
+	ei = &ino->ei;
+	s.mode = ei->mode;
+	s.ino = ei->ino;
+	s.nlink = ei->nlink;
+	s.uid = ei->uid;
+	s.gid = ei->gid;
+	if (S_ISCHR(ei->mode) || S_ISBLK(ei->mode)) {
+		/* the kernel's new_decode_dev() */
+		s.rdev_major = (ei->rdev & 0xfff00) >> 8;
+		s.rdev_minor = (ei->rdev & 0xff) | ((ei->rdev >> 12) & 0xfff00);
+	}
+	s.blksize = ino->img->fs->blksz;
+	s.file_size = ei->size;
+	s.blocks = ef_inode_blocks(ino->img->fs, ei);
+	s.mtime_sec = ei->mtime;
+	s.mtime_nsec = ei->mtime_nsec;
+	s.layout = ei->layout;
+	s.nid = ei->nid;
+	size = st->size;
+	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
+	st->size = size;
+	return 0;
+}
+
+struct readdir_ctx {
+	eshare_inode *dir;
+	eshare_dirent_fn fn;
+	void *user;
+};
+
+static const unsigned char ft_to_dt[EROFS_FT_MAX] = {
+	[EROFS_FT_UNKNOWN] = ESHARE_DT_UNKNOWN, [EROFS_FT_REG_FILE] = ESHARE_DT_REG,
+	[EROFS_FT_DIR] = ESHARE_DT_DIR,         [EROFS_FT_CHRDEV] = ESHARE_DT_CHR,
+	[EROFS_FT_BLKDEV] = ESHARE_DT_BLK,      [EROFS_FT_FIFO] = ESHARE_DT_FIFO,
+	[EROFS_FT_SOCK] = ESHARE_DT_SOCK,       [EROFS_FT_SYMLINK] = ESHARE_DT_LNK,
+};
+
+static int readdir_cb(void *user, const char *name, size_t namelen, uint64_t nid, unsigned ftype,
+		      uint64_t next)
+{
+	struct readdir_ctx *c = user;
+
+	return c->fn(c->user, name, namelen, ef_nid_to_ino(c->dir->img->fs, nid),
+		     ftype < EROFS_FT_MAX ? ft_to_dt[ftype] : ESHARE_DT_UNKNOWN, next);
+}
+
+int eshare_readdir(eshare_inode *dir, uint64_t *cookie, eshare_dirent_fn fn, void *user)
+{
+	struct readdir_ctx c = { dir, fn, user };
+
+	if (!dir || !cookie || !fn)
+		return -EINVAL;
+	return ef_readdir(dir->img->fs, &dir->ei, cookie, readdir_cb, &c);
+}
+
+ssize_t eshare_readlink(eshare_inode *ino, char *buf, size_t len)
+{
+	if (!ino || (!buf && len))
+		return -EINVAL;
+	return ef_readlink(ino->img->fs, &ino->ei, buf, len);
+}
+
+ssize_t eshare_listxattr(eshare_inode *ino, char *buf, size_t len)
+{
+	if (!ino || (!buf && len))
+		return -EINVAL;
+	return ef_listxattr(ino->img->fs, &ino->ei, buf, len);
+}
+
+ssize_t eshare_getxattr(eshare_inode *ino, const char *name, void *buf, size_t len)
+{
+	if (!ino || !name || (!buf && len))
+		return -EINVAL;
+	return ef_getxattr(ino->img->fs, &ino->ei, name, buf, len);
+}
