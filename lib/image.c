@@ -73,7 +73,7 @@ static int io_read_meta(void *ctx, void *buf, size_t len, uint64_t off)
 static int io_read_internal(void *ctx, struct ef_inode *ino, void *buf, size_t len, uint64_t off)
 {
 	eshare_image *img = ctx;
-	uint64_t obj = img->internal_obj[ino == img->fs->packed ? 0 : 1];
+	uint64_t obj = img->internal_obj[ino->internal == EF_INTERNAL_PACKED ? 0 : 1];
 
 	return eshare_cached_read(img, ino, obj, buf, len, off);
 }

@@ -145,8 +145,11 @@ struct ef_inode {
 	uint64_t zblocks;   /* compressed layouts: compressed block count */
 	uint16_t chunkformat;
 	uint8_t chunkbits;
+	uint8_t internal; /* EF_INTERNAL_* for the packed and metabox inodes */
 	struct ef_zinfo z;
 };
+
+enum { EF_INTERNAL_NONE, EF_INTERNAL_PACKED, EF_INTERNAL_METABOX };
 
 /* What one logical extent maps to. */
 enum {

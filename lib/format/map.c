@@ -256,7 +256,7 @@ int ef_read_direct(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len
 
 int ef_read(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len, uint64_t off)
 {
-	if (fs->io.read_internal && (ino == fs->packed || ino == fs->metabox)) {
+	if (fs->io.read_internal && ino->internal) {
 		if (off > ino->size || len > ino->size - off)
 			return ef_corrupt(fs, ino->nid, "read past the end of an internal inode");
 		return fs->io.read_internal(fs->io.ctx, ino, buf, len, off);

@@ -178,7 +178,7 @@ static int load_devices(struct ef_fs *fs, const uint64_t *dev_sizes, unsigned nd
 	return 0;
 }
 
-static int load_inode(struct ef_fs *fs, uint64_t nid, struct ef_inode **out, const char *what)
+static int load_inode(struct ef_fs *fs, uint64_t nid, struct ef_inode **out, unsigned kind)
 {
 	struct ef_inode *ino = calloc(1, sizeof(*ino));
 	int rc;
@@ -187,11 +187,13 @@ static int load_inode(struct ef_fs *fs, uint64_t nid, struct ef_inode **out, con
 		return -ENOMEM;
 	rc = ef_iget(fs, nid, ino);
 	if (!rc && (ino->mode & 0170000) != 0100000)
-		rc = ef_corrupt(fs, nid, "%s inode is not a regular file", what);
+		rc = ef_corrupt(fs, nid, "%s inode is not a regular file",
+				kind == EF_INTERNAL_PACKED ? "packed" : "metabox");
 	if (rc) {
 		free(ino);
 		return rc;
 	}
+	ino->internal = (uint8_t)kind;
 	*out = ino;
 	return 0;
 }
@@ -319,12 +321,12 @@ int ef_fs_open(struct ef_fs **out, const struct ef_io *io, const uint64_t *dev_s
 		goto fail;
 	fs->devices[0].blocks = fs->blocks;
 	if (fs->packed_nid) {
-		rc = load_inode(fs, fs->packed_nid, &fs->packed, "packed");
+		rc = load_inode(fs, fs->packed_nid, &fs->packed, EF_INTERNAL_PACKED);
 		if (rc)
 			goto fail;
 	}
 	if (fs->metabox_nid) {
-		rc = load_inode(fs, fs->metabox_nid, &fs->metabox, "metabox");
+		rc = load_inode(fs, fs->metabox_nid, &fs->metabox, EF_INTERNAL_METABOX);
 		if (rc)
 			goto fail;
 	}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine: installs what is needed,
+# builds twice (release, and ASan+UBSan), runs every test in both, and the
+# threaded tests once more under TSan.
+set -euo pipefail
+cd "$(dirname "$0")"
+bash scripts/deps.sh
+jobs=$(nproc)
+run_suite() { # build-dir label cmake-args...
+	local dir=$1 label=$2; shift 2
+	echo "=== $label: configure and build ($dir)"
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+	cmake --build "$dir" -j"$jobs" >/dev/null
+}
+run_suite build "release"
+run_suite build-asan "ASan+UBSan" -DESHARE_SANITIZE=ON
+run_suite build-tsan "TSan" -DESHARE_TSAN=ON
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+status=0
+echo "=== release tests"
+(cd build && ctest --output-on-failure -j"$jobs") || status=1
+echo "=== ASan+UBSan tests"
+(cd build-asan && ctest --output-on-failure -j"$jobs" -E 'test_fuzz|test_consumer|test_headers|test_symbols') || status=1
+echo "=== TSan tests (threaded)"
+(cd build-tsan && ctest --output-on-failure -R 'pagecache|thread|stress|domain|blockdev|loop') || status=1
+exit $status
