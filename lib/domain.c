@@ -39,6 +39,7 @@ int eshare_domain_create(eshare_domain **out, const struct eshare_domain_opts *o
 		return rc;
 	}
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->share_lock, NULL);
 	*out = d;
 	return 0;
 }
@@ -54,6 +55,8 @@ int eshare_domain_close(eshare_domain *d)
 	}
 	pthread_mutex_unlock(&d->lock);
 	pthread_mutex_destroy(&d->lock);
+	eshare_share_destroy(d);
+	pthread_mutex_destroy(&d->share_lock);
 	pc_destroy(d->cache);
 	free(d->id);
 	free(d);
@@ -115,6 +118,7 @@ int eshare_domain_stats(eshare_domain *d, struct eshare_stats *st)
 	s.cached_data_bytes = pcs.bytes[PC_CLASS_DATA];
 	s.cached_meta_pages = pcs.pages[PC_CLASS_META];
 	s.cached_meta_bytes = pcs.bytes[PC_CLASS_META];
+	eshare_share_stats(d, &s.shared_objects, &s.shared_members);
 	pthread_mutex_lock(&d->lock);
 	s.images = d->nimages;
 	pthread_mutex_unlock(&d->lock);

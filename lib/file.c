@@ -231,14 +231,9 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 		len = (size_t)(ino->ei.size - off);
 	if (len > (size_t)SSIZE_MAX)
 		len = (size_t)SSIZE_MAX & ~(size_t)(PC_PAGE_SIZE - 1);
-	obj = atomic_load_explicit(&ino->obj, memory_order_relaxed);
-	if (!obj) {
-		rc = eshare_image_data_obj(img, ino->ei.nid, &obj);
-		if (rc)
-			return rc;
-		/* racing threads find the same object for the nid */
-		atomic_store_explicit(&ino->obj, obj, memory_order_relaxed);
-	}
+	rc = eshare_bind(img, &ino->ei, &obj);
+	if (rc)
+		return rc;
 	rc = eshare_cached_read(img, &ino->ei, obj, buf, len, off);
 	if (rc)
 		return rc;

@@ -106,24 +106,20 @@ static void drop_objects(eshare_image *img)
 	for (int i = 0; i < 2; i++)
 		if (img->internal_obj[i])
 			pc_object_drop(c, img->internal_obj[i]);
-	for (size_t i = 0; i < img->objs_cap; i++)
-		if (img->objs_used[i])
-			pc_object_drop(c, img->objs[i].obj);
 }
 
 static void image_free(eshare_image *img)
 {
 	eshare_domain *d = img->domain;
 
+	eshare_unbind_all(img);
 	drop_objects(img);
 	ef_fs_close(img->fs);
 	for (unsigned i = 0; i < img->ndevs; i++)
 		eshare_backend_close(img->devs[i]);
 	free(img->devs);
-	free(img->objs);
-	free(img->objs_used);
 	free(img->name);
-	pthread_mutex_destroy(&img->obj_lock);
+	pthread_rwlock_destroy(&img->bind_lock);
 	free(img);
 	pthread_mutex_lock(&d->lock);
 	d->nimages--;
@@ -167,7 +163,7 @@ int eshare_image_attach(eshare_image **out, eshare_domain *d, eshare_backend *pr
 		return -ENOMEM;
 	img->domain = d;
 	atomic_init(&img->refs, 1);
-	pthread_mutex_init(&img->obj_lock, NULL);
+	pthread_rwlock_init(&img->bind_lock, NULL);
 	img->ndevs = 1 + o.ndevices;
 	img->devs = calloc(img->ndevs, sizeof(*img->devs));
 	sizes = calloc(img->ndevs, sizeof(*sizes));
@@ -214,7 +210,7 @@ fail:
 	free(img->devs);
 	free(sizes);
 	free(img->name);
-	pthread_mutex_destroy(&img->obj_lock);
+	pthread_rwlock_destroy(&img->bind_lock);
 	free(img);
 	return rc;
 }
@@ -297,73 +293,4 @@ size_t eshare_image_features(eshare_image *img, char *buf, size_t len)
 	if (!img)
 		return 0;
 	return ef_feature_names(img->fs, buf, len);
-}
-
-static size_t obj_slot(uint64_t nid, size_t cap)
-{
-	nid ^= nid >> 33;
-	nid *= 0xff51afd7ed558ccdull;
-	nid ^= nid >> 33;
-	return (size_t)nid & (cap - 1);
-}
-
-static int obj_grow(eshare_image *img)
-{
-	size_t cap = img->objs_cap ? img->objs_cap * 2 : 64;
-	struct obj_entry *objs = calloc(cap, sizeof(*objs));
-	bool *used = calloc(cap, sizeof(*used));
-
-	if (!objs || !used) {
-		free(objs);
-		free(used);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < img->objs_cap; i++) {
-		size_t s;
-
-		if (!img->objs_used[i])
-			continue;
-		for (s = obj_slot(img->objs[i].nid, cap); used[s]; s = (s + 1) & (cap - 1))
-			;
-		used[s] = true;
-		objs[s] = img->objs[i];
-	}
-	free(img->objs);
-	free(img->objs_used);
-	img->objs = objs;
-	img->objs_used = used;
-	img->objs_cap = cap;
-	return 0;
-}
-
-int eshare_image_data_obj(eshare_image *img, uint64_t nid, uint64_t *obj)
-{
-	size_t s;
-	int rc = 0;
-
-	pthread_mutex_lock(&img->obj_lock);
-	if (img->objs_cap) {
-		for (s = obj_slot(nid, img->objs_cap); img->objs_used[s];
-		     s = (s + 1) & (img->objs_cap - 1)) {
-			if (img->objs[s].nid == nid) {
-				*obj = img->objs[s].obj;
-				goto out;
-			}
-		}
-	}
-	if ((img->objs_n + 1) * 2 > img->objs_cap) {
-		rc = obj_grow(img);
-		if (rc)
-			goto out;
-	}
-	for (s = obj_slot(nid, img->objs_cap); img->objs_used[s]; s = (s + 1) & (img->objs_cap - 1))
-		;
-	img->objs_used[s] = true;
-	img->objs[s].nid = nid;
-	img->objs[s].obj = pc_object_new(img->domain->cache, PC_CLASS_DATA);
-	img->objs_n++;
-	*obj = img->objs[s].obj;
-out:
-	pthread_mutex_unlock(&img->obj_lock);
-	return rc;
 }

@@ -26,6 +26,24 @@ struct eshare_counters {
 	atomic_uint_least64_t verify_failures;
 };
 
+/* A shared object: one cached copy of a content, keyed by (fingerprint, size). */
+struct shobj {
+	struct shobj *hnext;
+	uint8_t fp[64];
+	uint8_t fplen;
+	uint64_t size;
+	uint64_t obj;
+	uint64_t nmembers;
+};
+
+/* Same-size candidates not hashed yet (only one of their size so far). */
+struct sizeent {
+	struct sizeent *next;
+	uint64_t size;
+	uint64_t count;
+	struct binding *pending;
+};
+
 struct eshare_domain {
 	struct eshare_domain_opts opts;
 	char *id;
@@ -34,12 +52,30 @@ struct eshare_domain {
 	struct eshare_image *images;
 	uint64_t nimages;
 	struct eshare_counters cnt;
+	/* sharing (share.c), under share_lock */
+	pthread_mutex_t share_lock;
+	struct shobj **sh;
+	size_t sh_cap, sh_n;
+	uint64_t sh_members;
+	struct sizeent **sz;
+	size_t sz_cap;
 };
 
-/* nid -> page-cache object of that inode's data, kept for the image's life. */
-struct obj_entry {
+enum { BIND_NEW, BIND_PENDING, BIND_PRIVATE, BIND_SHARED };
+
+/* Which object a regular file of an image reads through (share.c). */
+struct binding {
 	uint64_t nid;
-	uint64_t obj;
+	eshare_image *img;
+	struct ef_inode ei;
+	atomic_uint_least64_t obj; /* what readers use now */
+	uint64_t priv_obj;          /* its private object, 0 once dropped */
+	struct shobj *sh;
+	struct binding *cand_next;
+	uint8_t state;
+	bool counted;
+	uint8_t fplen;
+	uint8_t fp[64];
 };
 
 struct eshare_image {
@@ -53,10 +89,9 @@ struct eshare_image {
 	struct ef_fs *fs;
 	uint64_t meta_obj;
 	uint64_t internal_obj[2]; /* packed, metabox */
-	pthread_mutex_t obj_lock;
-	struct obj_entry *objs; /* open-addressing table, nid 0 slots use used flag */
-	bool *objs_used;
-	size_t objs_cap, objs_n;
+	pthread_rwlock_t bind_lock;
+	struct binding **binds; /* open addressing by nid */
+	size_t binds_cap, binds_n;
 	struct eshare_counters cnt;
 };
 
@@ -64,7 +99,6 @@ struct eshare_inode {
 	atomic_uint refs;
 	eshare_image *img;
 	struct ef_inode ei;
-	atomic_uint_least64_t obj; /* data object (regular files), 0 until first read */
 };
 
 /* image.c */
@@ -72,8 +106,13 @@ void eshare_image_ref(eshare_image *img);
 void eshare_image_unref(eshare_image *img);
 void eshare_log(eshare_domain *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* The data object of an inode of @img (created on first use). */
-int eshare_image_data_obj(eshare_image *img, uint64_t nid, uint64_t *obj);
+
+/* share.c */
+/* The object regular file @ei of @img reads through now (decided on first use). */
+int eshare_bind(eshare_image *img, struct ef_inode *ei, uint64_t *obj);
+void eshare_unbind_all(eshare_image *img);
+void eshare_share_stats(eshare_domain *d, uint64_t *objects, uint64_t *members);
+void eshare_share_destroy(eshare_domain *d);
 int eshare_inode_new(eshare_inode **out, eshare_image *img, uint64_t nid);
 
 /* file.c */

@@ -174,7 +174,8 @@ struct ef_map {
 	unsigned alg;      /* Z_EROFS_COMPRESSION_* or EF_ALG_* */
 };
 
-/* super.c */
+/* super.c: *out is set as soon as the fs exists (the I/O callbacks may use
+ * it during the open) and reset to NULL on failure. */
 int ef_fs_open(struct ef_fs **out, const struct ef_io *io, const uint64_t *dev_sizes,
 	       unsigned ndev_sizes);
 void ef_fs_close(struct ef_fs *fs);

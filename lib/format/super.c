@@ -303,6 +303,8 @@ int ef_fs_open(struct ef_fs **out, const struct ef_io *io, const uint64_t *dev_s
 		return -ENOMEM;
 	fs->io = *io;
 	fs->ishare_prefix_id = -1;
+	/* published at once: the I/O callbacks may need it while we open */
+	*out = fs;
 	fs->devices = calloc(ndev_sizes, sizeof(*fs->devices));
 	if (!fs->devices) {
 		free(fs);
@@ -342,9 +344,9 @@ int ef_fs_open(struct ef_fs **out, const struct ef_io *io, const uint64_t *dev_s
 		rc = ef_corrupt(fs, fs->root_nid, "root inode is not a directory");
 		goto fail;
 	}
-	*out = fs;
 	return 0;
 fail:
+	*out = NULL;
 	ef_fs_close(fs);
 	return rc;
 }

@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Sharing: which page-cache object a regular file reads through.
+ *
+ * Each (image, nid) gets a *binding* on its first read: a private object,
+ * or membership of the domain's shared object keyed by (fingerprint, size).
+ * The fingerprint is the image's ishare xattr or a SHA-256 of the content
+ * computed here, in the same "sha256:" + 32 raw bytes form so that both
+ * meet.  Hashing is lazy: a file whose size no other candidate in the
+ * domain has stays private and unhashed until a same-size file shows up.
+ *
+ * Under VERIFY and COMPUTE a file joins only after its own bytes hashed to
+ * the key, so no image can read (disclosure) or fill (poisoning) another's
+ * shared object by claiming a fingerprint it does not hold.  A fill always
+ * comes from the reading member's own image: under VERIFY that member is
+ * proven, and it is alive because the reader holds it.
+ *
+ * Locks: domain->share_lock (decisions, the tables, membership) is taken
+ * before an image's bind_lock.  Hashing runs under share_lock, reading
+ * through the file's private object, whose fills take no share lock.
+ */
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+#define FP_PREFIX "sha256:"
+#define FP_LEN 39
+#define HASH_CHUNK (256u << 10)
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t key_hash(const uint8_t *fp, size_t len, uint64_t size)
+{
+	uint64_t h = mix(size);
+
+	for (size_t i = 0; i < len; i++)
+		h = mix(h ^ fp[i]);
+	return h;
+}
+
+/* ---- per-image bindings: open addressing by nid ---- */
+
+static size_t bind_slot(uint64_t nid, size_t cap)
+{
+	return (size_t)mix(nid) & (cap - 1);
+}
+
+static struct binding *bind_find(eshare_image *img, uint64_t nid)
+{
+	if (!img->binds_cap)
+		return NULL;
+	for (size_t s = bind_slot(nid, img->binds_cap); img->binds[s];
+	     s = (s + 1) & (img->binds_cap - 1))
+		if (img->binds[s]->nid == nid)
+			return img->binds[s];
+	return NULL;
+}
+
+static int bind_insert(eshare_image *img, struct binding *b)
+{
+	if ((img->binds_n + 1) * 2 > img->binds_cap) {
+		size_t cap = img->binds_cap ? img->binds_cap * 2 : 64;
+		struct binding **t = calloc(cap, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		for (size_t i = 0; i < img->binds_cap; i++) {
+			size_t s;
+
+			if (!img->binds[i])
+				continue;
+			for (s = bind_slot(img->binds[i]->nid, cap); t[s]; s = (s + 1) & (cap - 1))
+				;
+			t[s] = img->binds[i];
+		}
+		free(img->binds);
+		img->binds = t;
+		img->binds_cap = cap;
+	}
+	size_t s;
+
+	for (s = bind_slot(b->nid, img->binds_cap); img->binds[s]; s = (s + 1) & (img->binds_cap - 1))
+		;
+	img->binds[s] = b;
+	img->binds_n++;
+	return 0;
+}
+
+/* ---- the domain's shared objects and same-size candidates ---- */
+
+static struct shobj *sh_find(eshare_domain *d, const uint8_t *fp, size_t len, uint64_t size)
+{
+	if (!d->sh_cap)
+		return NULL;
+	for (struct shobj *s = d->sh[key_hash(fp, len, size) & (d->sh_cap - 1)]; s; s = s->hnext)
+		if (s->size == size && s->fplen == len && !memcmp(s->fp, fp, len))
+			return s;
+	return NULL;
+}
+
+static int sh_grow(eshare_domain *d)
+{
+	size_t cap = d->sh_cap ? d->sh_cap * 2 : 256;
+	struct shobj **t = calloc(cap, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->sh_cap; i++) {
+		for (struct shobj *s = d->sh[i], *n; s; s = n) {
+			size_t k = key_hash(s->fp, s->fplen, s->size) & (cap - 1);
+
+			n = s->hnext;
+			s->hnext = t[k];
+			t[k] = s;
+		}
+	}
+	free(d->sh);
+	d->sh = t;
+	d->sh_cap = cap;
+	return 0;
+}
+
+static void sh_unlink(eshare_domain *d, struct shobj *sh)
+{
+	struct shobj **pp = &d->sh[key_hash(sh->fp, sh->fplen, sh->size) & (d->sh_cap - 1)];
+
+	while (*pp && *pp != sh)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = sh->hnext;
+	d->sh_n--;
+}
+
+/* Candidates by size: a small chained table of per-size lists. */
+static struct sizeent *size_find(eshare_domain *d, uint64_t size, bool create)
+{
+	size_t k;
+	struct sizeent *e;
+
+	if (!d->sz_cap) {
+		if (!create)
+			return NULL;
+		d->sz = calloc(1024, sizeof(*d->sz));
+		if (!d->sz)
+			return NULL;
+		d->sz_cap = 1024;
+	}
+	k = (size_t)mix(size) & (d->sz_cap - 1);
+	for (e = d->sz[k]; e; e = e->next)
+		if (e->size == size)
+			return e;
+	if (!create)
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->size = size;
+	e->next = d->sz[k];
+	d->sz[k] = e;
+	return e;
+}
+
+/* ---- hashing ---- */
+
+static int hash_file(eshare_image *img, struct binding *b, uint8_t out[FP_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t *buf = malloc(HASH_CHUNK);
+	unsigned int mdlen = 0;
+	int rc = 0;
+
+	if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t off = 0; off < b->ei.size;) {
+		size_t n = b->ei.size - off < HASH_CHUNK ? (size_t)(b->ei.size - off) : HASH_CHUNK;
+
+		rc = eshare_cached_read(img, &b->ei, b->priv_obj, buf, n, off);
+		if (rc)
+			goto out;
+		if (EVP_DigestUpdate(md, buf, n) != 1) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		off += n;
+	}
+	memcpy(out, FP_PREFIX, 7);
+	if (EVP_DigestFinal_ex(md, out + 7, &mdlen) != 1 || mdlen != 32)
+		rc = -ENOMEM;
+	counter_add(&img->cnt.hashed_bytes, b->ei.size);
+	counter_add(&img->domain->cnt.hashed_bytes, b->ei.size);
+out:
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return rc;
+}
+
+/* Make @b a member of the shared object for its key, creating it if new. */
+static int join(eshare_domain *d, eshare_image *img, struct binding *b)
+{
+	struct shobj *sh = sh_find(d, b->fp, b->fplen, b->ei.size);
+	uint64_t old = 0;
+
+	if (!sh) {
+		if ((d->sh_n + 1) * 2 > d->sh_cap && sh_grow(d))
+			return -ENOMEM;
+		sh = calloc(1, sizeof(*sh));
+		if (!sh)
+			return -ENOMEM;
+		memcpy(sh->fp, b->fp, b->fplen);
+		sh->fplen = b->fplen;
+		sh->size = b->ei.size;
+		/* the first member's cached pages become the shared ones */
+		sh->obj = b->priv_obj;
+		size_t k = key_hash(sh->fp, sh->fplen, sh->size) & (d->sh_cap - 1);
+
+		sh->hnext = d->sh[k];
+		d->sh[k] = sh;
+		d->sh_n++;
+	} else if (sh->obj != b->priv_obj) {
+		old = b->priv_obj;
+	}
+	sh->nmembers++;
+	d->sh_members++;
+	pthread_rwlock_wrlock(&img->bind_lock);
+	b->sh = sh;
+	b->state = BIND_SHARED;
+	atomic_store_explicit(&b->obj, sh->obj, memory_order_release);
+	pthread_rwlock_unlock(&img->bind_lock);
+	if (old) {
+		/* readers that still use the private object read correct bytes;
+		 * its pages just stop being kept */
+		pc_object_drop(d->cache, old);
+		b->priv_obj = 0;
+	}
+	return 0;
+}
+
+static void set_private(eshare_image *img, struct binding *b)
+{
+	pthread_rwlock_wrlock(&img->bind_lock);
+	b->state = BIND_PRIVATE;
+	pthread_rwlock_unlock(&img->bind_lock);
+}
+
+/*
+ * Give a candidate its key (hashing it where the policy says so) and join.
+ * A VERIFY mismatch keeps the file private.
+ */
+static int settle(eshare_domain *d, eshare_image *img, struct binding *b)
+{
+	uint8_t sum[FP_LEN];
+	bool ondisk = b->fplen > 0;
+	int rc;
+
+	if (d->opts.policy == ESHARE_SHARE_TRUST && ondisk)
+		return join(d, img, b);
+	rc = hash_file(img, b, sum);
+	if (rc)
+		return rc;
+	if (ondisk && (b->fplen != FP_LEN || memcmp(b->fp, sum, FP_LEN))) {
+		counter_add(&img->cnt.verify_failures, 1);
+		counter_add(&d->cnt.verify_failures, 1);
+		eshare_log(d, ESHARE_LOG_WARNING,
+			   "%s: nid %llu: content does not match its fingerprint%s", img->name,
+			   (unsigned long long)b->nid,
+			   d->opts.policy == ESHARE_SHARE_VERIFY ? "; kept private" : "");
+		if (d->opts.policy == ESHARE_SHARE_VERIFY) {
+			set_private(img, b);
+			return 0;
+		}
+	}
+	memcpy(b->fp, sum, FP_LEN);
+	b->fplen = FP_LEN;
+	return join(d, img, b);
+}
+
+static void cand_remove(eshare_domain *d, struct binding *b)
+{
+	struct sizeent *e = size_find(d, b->ei.size, false);
+
+	if (!e)
+		return;
+	for (struct binding **pp = &e->pending; *pp; pp = &(*pp)->cand_next) {
+		if (*pp == b) {
+			*pp = b->cand_next;
+			b->cand_next = NULL;
+			return;
+		}
+	}
+}
+
+/* Decide the binding of a new file (under share_lock). */
+static int decide(eshare_domain *d, eshare_image *img, struct binding *b)
+{
+	struct sizeent *e;
+	ssize_t n;
+	int rc;
+
+	if (d->opts.policy == ESHARE_SHARE_OFF) {
+		set_private(img, b);
+		return 0;
+	}
+	n = ef_get_fingerprint(img->fs, &b->ei, b->fp, sizeof(b->fp));
+	if (n > 0 && d->opts.policy != ESHARE_SHARE_COMPUTE)
+		b->fplen = (uint8_t)n;
+	else if (n > 0)
+		b->fplen = (uint8_t)n; /* checked against the computed sum */
+	else if (n != -ENODATA && n != -ERANGE)
+		return (int)n;
+	if (d->opts.policy == ESHARE_SHARE_TRUST && b->fplen)
+		return join(d, img, b);
+	/* hash only when a same-size file exists: else it cannot match */
+	e = size_find(d, b->ei.size, true);
+	if (!e)
+		return -ENOMEM;
+	e->count++;
+	b->counted = true;
+	if (e->count == 1) {
+		b->state = BIND_PENDING;
+		b->cand_next = e->pending;
+		e->pending = b;
+		return 0;
+	}
+	rc = settle(d, img, b);
+	if (rc)
+		return rc;
+	/* the earlier candidates of this size: now worth hashing */
+	while (e->pending) {
+		struct binding *p = e->pending;
+
+		e->pending = p->cand_next;
+		p->cand_next = NULL;
+		rc = settle(d, p->img, p);
+		if (rc) {
+			/* leave it private rather than fail this unrelated read */
+			set_private(p->img, p);
+		}
+	}
+	return 0;
+}
+
+int eshare_bind(eshare_image *img, struct ef_inode *ei, uint64_t *obj)
+{
+	eshare_domain *d = img->domain;
+	struct binding *b;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&img->bind_lock);
+	b = bind_find(img, ei->nid);
+	if (b && b->state != BIND_NEW) {
+		*obj = atomic_load_explicit(&b->obj, memory_order_acquire);
+		pthread_rwlock_unlock(&img->bind_lock);
+		return 0;
+	}
+	pthread_rwlock_unlock(&img->bind_lock);
+
+	pthread_mutex_lock(&d->share_lock);
+	pthread_rwlock_wrlock(&img->bind_lock);
+	b = bind_find(img, ei->nid);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || bind_insert(img, b)) {
+			free(b);
+			pthread_rwlock_unlock(&img->bind_lock);
+			pthread_mutex_unlock(&d->share_lock);
+			return -ENOMEM;
+		}
+		b->nid = ei->nid;
+		b->ei = *ei;
+		b->img = img;
+		b->priv_obj = pc_object_new(d->cache, PC_CLASS_DATA);
+		atomic_init(&b->obj, b->priv_obj);
+	}
+	pthread_rwlock_unlock(&img->bind_lock);
+	if (b->state == BIND_NEW) {
+		rc = decide(d, img, b);
+		if (rc && b->state == BIND_NEW) {
+			/* an error deciding (I/O while hashing) is not kept: the file
+			 * reads privately now and the error is reported */
+			set_private(img, b);
+		}
+	}
+	*obj = atomic_load_explicit(&b->obj, memory_order_acquire);
+	pthread_mutex_unlock(&d->share_lock);
+	return rc;
+}
+
+/* The image is going away: leave every shared object, drop private pages. */
+void eshare_unbind_all(eshare_image *img)
+{
+	eshare_domain *d = img->domain;
+
+	pthread_mutex_lock(&d->share_lock);
+	for (size_t i = 0; i < img->binds_cap; i++) {
+		struct binding *b = img->binds[i];
+
+		if (!b)
+			continue;
+		if (b->state == BIND_PENDING)
+			cand_remove(d, b);
+		if (b->counted) {
+			struct sizeent *e = size_find(d, b->ei.size, false);
+
+			if (e)
+				e->count--;
+		}
+		if (b->sh) {
+			struct shobj *sh = b->sh;
+
+			d->sh_members--;
+			if (--sh->nmembers == 0) {
+				sh_unlink(d, sh);
+				pc_object_drop(d->cache, sh->obj);
+				free(sh);
+			}
+		} else if (b->priv_obj) {
+			pc_object_drop(d->cache, b->priv_obj);
+		}
+		free(b);
+	}
+	pthread_mutex_unlock(&d->share_lock);
+	free(img->binds);
+	img->binds = NULL;
+	img->binds_cap = img->binds_n = 0;
+}
+
+void eshare_share_stats(eshare_domain *d, uint64_t *objects, uint64_t *members)
+{
+	pthread_mutex_lock(&d->share_lock);
+	*objects = d->sh_n;
+	*members = d->sh_members;
+	pthread_mutex_unlock(&d->share_lock);
+}
+
+void eshare_share_destroy(eshare_domain *d)
+{
+	if (d->sz) {
+		for (size_t i = 0; i < d->sz_cap; i++) {
+			for (struct sizeent *e = d->sz[i], *n; e; e = n) {
+				n = e->next;
+				free(e);
+			}
+		}
+	}
+	free(d->sz);
+	free(d->sh);
+}
