@@ -372,17 +372,21 @@ int eshare_bind(eshare_image *img, struct ef_inode *ei, uint64_t *obj)
 	b = bind_find(img, ei->nid);
 	if (!b) {
 		b = calloc(1, sizeof(*b));
+		if (b) {
+			b->nid = ei->nid;
+			b->ei = *ei;
+			b->img = img;
+			b->priv_obj = pc_object_new(d->cache, PC_CLASS_DATA);
+			atomic_init(&b->obj, b->priv_obj);
+		}
 		if (!b || bind_insert(img, b)) {
+			if (b)
+				pc_object_drop(d->cache, b->priv_obj);
 			free(b);
 			pthread_rwlock_unlock(&img->bind_lock);
 			pthread_mutex_unlock(&d->share_lock);
 			return -ENOMEM;
 		}
-		b->nid = ei->nid;
-		b->ei = *ei;
-		b->img = img;
-		b->priv_obj = pc_object_new(d->cache, PC_CLASS_DATA);
-		atomic_init(&b->obj, b->priv_obj);
 	}
 	pthread_rwlock_unlock(&img->bind_lock);
 	if (b->state == BIND_NEW) {

@@ -349,15 +349,19 @@ ESHARE_API ssize_t eshare_readlink(eshare_inode *ino, char *buf, size_t len);
  * List xattr names, each NUL-terminated, as listxattr(2). Hidden names
  * (long prefixes with no namespace, such as the content fingerprint) are
  * left out.  @p len 0 asks for the size.
- * @return bytes needed/written; -ERANGE if @p len is too small; -EIO;
- *         ESHARE_EFSCORRUPTED.
+ * @return bytes needed/written; -ERANGE if @p len is too small;
+ *         -EOPNOTSUPP for an xattr area that is a bare header (as the
+ *         kernel); -EIO; ESHARE_EFSCORRUPTED.
  */
 ESHARE_API ssize_t eshare_listxattr(eshare_inode *ino, char *buf, size_t len);
 
 /**
  * Get one xattr's value, as getxattr(2). @p len 0 asks for the size.
- * @return value size; -ENODATA if absent; -ERANGE if @p len is too small;
- *         -EIO; ESHARE_EFSCORRUPTED.
+ * @return value size; -ENODATA if absent; -ERANGE if @p len is too small
+ *         or the name is empty or longer than 255 bytes; -EOPNOTSUPP for a
+ *         name in no namespace EROFS stores (or a bare-header xattr area);
+ *         -EINVAL for a namespace prefix with nothing after it; -EIO;
+ *         ESHARE_EFSCORRUPTED.
  */
 ESHARE_API ssize_t eshare_getxattr(eshare_inode *ino, const char *name, void *buf, size_t len);
 

@@ -262,10 +262,9 @@ static int parse_sb(struct ef_fs *fs, const struct erofs_super_block *sb, const 
 	}
 	fs->xattr_filter = (fs->feature_compat & EROFS_COMPAT_XATTR_FILTER) &&
 			   !sb->xattr_filter_reserved;
-	if (incompat & EROFS_INCOMPAT_XATTR_PREFIXES) {
-		fs->xattr_prefix_count = sb->xattr_prefix_count;
-		fs->xattr_prefix_start = ef_le32(&sb->xattr_prefix_start);
-	}
+	/* as the kernel: the table is read whenever the count is non-zero */
+	fs->xattr_prefix_count = sb->xattr_prefix_count;
+	fs->xattr_prefix_start = ef_le32(&sb->xattr_prefix_start);
 	fs->ishare_prefix_id = -1;
 	if (fs->feature_compat & EROFS_COMPAT_ISHARE_XATTRS) {
 		if (sb->ishare_xattr_prefix_id >= fs->xattr_prefix_count)

@@ -145,8 +145,8 @@ static int iterate_inline(struct ef_fs *fs, const struct ef_inode *ino,
 		e.value_size = ef_le16(p + 2);
 		esz = entry_size(e.name_len, e.value_size);
 		if (esz > a->size - pos)
-			return ef_corrupt(fs, ino->nid, "xattr entry of %u bytes at %u past the area",
-					  esz, pos);
+			return ef_corrupt(fs, ino->nid, "xattr entry of %u bytes at %u past %u",
+					  esz, pos, a->size);
 		e.name = p + XATTR_ENTRY_SIZE;
 		e.value = e.name + e.name_len;
 		e.value_pos = 0;

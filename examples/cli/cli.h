@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * erofs-share: a command-line front end over the public libsharecache API.
+ *
+ * Shared declarations of the subcommands and their helpers.  Only the
+ * public headers are used here: the tool is also an example of how an
+ * application drives the library.
+ */
+#ifndef ESHARE_CLI_H
+#define ESHARE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <erofs_share/erofs_share.h>
+
+#define CLI_MAX_DEVICES 64
+/*
+ * Directory nesting the walkers accept.  A crafted image can describe an
+ * arbitrarily deep (or cyclic) tree; a real one deeper than this cannot even
+ * be addressed by path on Linux (each level costs at least 2 bytes of a
+ * 4096-byte PATH_MAX).
+ */
+#define CLI_MAX_DEPTH 2048
+
+/* Everything a subcommand needs: parsed global options and the image. */
+struct cli_ctx {
+	const char *prog;
+	const char *backend;		/* "file", "blockdev" or "loop" */
+	const char *devices[CLI_MAX_DEVICES];
+	unsigned ndevices;
+	const char *image_path;		/* as given, for messages */
+	eshare_domain *domain;
+	eshare_image *image;
+};
+
+/* A subcommand's arguments once the global options are taken out. */
+struct cli_args {
+	int nflags;
+	char **flags;			/* "-l", "--json", ... in order */
+	int npos;
+	char **pos;			/* positional arguments after the command */
+};
+
+/* ---- util.c ---------------------------------------------------------- */
+
+/* Print "prog: fmt\n" on stderr. */
+void cli_err(const struct cli_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Print "prog: IMAGE: PATH: what: strerror(err)" on stderr; @path may be NULL. */
+void cli_err_path(const struct cli_ctx *ctx, const char *path, size_t pathlen, const char *what,
+		  int err);
+/* The same for an error of a system call (strerror() text). */
+void cli_err_path_sys(const struct cli_ctx *ctx, const char *path, size_t pathlen,
+		      const char *what, int err);
+
+/* Open ctx->image_path (plus ctx->devices) with ctx->backend. */
+int cli_image_open(struct cli_ctx *ctx, const char *path);
+void cli_image_close(struct cli_ctx *ctx);
+/* Look up a path given on the command line; prints the error. */
+int cli_lookup(struct cli_ctx *ctx, const char *path, eshare_inode **out);
+/* eshare_stat() with the size field set; prints the error. */
+int cli_stat(struct cli_ctx *ctx, eshare_inode *ino, const char *path, size_t pathlen,
+	     struct eshare_stat *st);
+
+void *cli_malloc(size_t n);
+void *cli_realloc(void *p, size_t n);
+
+/* A growable byte buffer (paths, formatted lines). */
+struct cli_buf {
+	char *p;
+	size_t len, cap;
+};
+void cli_buf_reserve(struct cli_buf *b, size_t extra);
+void cli_buf_add(struct cli_buf *b, const void *data, size_t len);
+void cli_buf_addc(struct cli_buf *b, char c);
+void cli_buf_addf(struct cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_buf_free(struct cli_buf *b);
+
+/*
+ * Escape bytes as the manifest does: \\ \t \n \r, other control bytes, 0x7f
+ * and bytes outside valid UTF-8 as \xNN, plus every byte of @extra as \xNN.
+ */
+void cli_escape(struct cli_buf *b, const char *s, size_t len, const char *extra);
+/* Write a JSON string literal (invalid UTF-8 bytes become U+FFFD). */
+void cli_json_str(FILE *f, const char *s, size_t len);
+/* Is @s (len bytes) valid UTF-8 with no NUL? */
+bool cli_valid_utf8(const char *s, size_t len);
+/* Write all of @len bytes to @fd; returns 0 or -errno. */
+int cli_write_all(int fd, const void *buf, size_t len);
+
+/* "reg", "dir", "lnk", "chr", "blk", "fifo", "sock" or "?" */
+const char *cli_type_name(uint32_t mode);
+/* "drwxr-xr-x" style, 10 characters plus NUL. */
+void cli_mode_string(uint32_t mode, char out[11]);
+/* "2023-11-14 22:13:20.000000000 +0000" (UTC). */
+void cli_time_string(int64_t sec, uint32_t nsec, char *out, size_t len);
+
+/* The complete target of a symlink (malloc'ed, NUL-terminated); prints errors. */
+int cli_readlink(struct cli_ctx *ctx, eshare_inode *ino, const char *path, size_t pathlen,
+		 char **out, size_t *outlen);
+
+/* All xattrs of an inode, names sorted by their bytes. */
+struct cli_xattr {
+	char *name;			/* NUL-terminated */
+	size_t namelen;
+	char *value;
+	size_t vlen;
+};
+struct cli_xattrs {
+	struct cli_xattr *v;
+	size_t n;
+	char *names;			/* backing store of the names */
+};
+int cli_xattrs_get(struct cli_ctx *ctx, eshare_inode *ino, const char *path, size_t pathlen,
+		   struct cli_xattrs *out);
+void cli_xattrs_free(struct cli_xattrs *x);
+
+/* ino -> index map, for hardlink detection. */
+struct cli_inomap {
+	uint64_t *keys;
+	size_t *vals;
+	size_t cap, n;
+};
+/* Return the value of @key or insert @val and return SIZE_MAX. */
+size_t cli_inomap_get_or_put(struct cli_inomap *m, uint64_t key, size_t val);
+void cli_inomap_free(struct cli_inomap *m);
+
+/* ---- walk.c ---------------------------------------------------------- */
+
+/* One entry of the tree as a walker shows it. */
+struct cli_node {
+	const char *path;		/* "/" or "/a/b"; NUL-terminated */
+	size_t pathlen;
+	const char *name;		/* last component ("" for the root) */
+	size_t namelen;
+	eshare_inode *ino;
+	const struct eshare_stat *st;
+	unsigned depth;
+};
+
+/* A visit callback: 0 to go on, CLI_WALK_SKIP not to enter a directory, <0 to stop. */
+#define CLI_WALK_SKIP 1
+typedef int (*cli_visit_fn)(void *user, const struct cli_node *n);
+
+/*
+ * Depth-first walk from @start (whose path is @path) with an explicit stack:
+ * @pre is called for every entry before a directory's contents, @post (may
+ * be NULL) for every directory after them.  Children are listed with
+ * eshare_readdir() and opened with eshare_lookup_at(); a directory whose
+ * inode is already on the current path is reported as a cycle (-ELOOP).
+ * Errors are printed here or by the callbacks; the first one is returned.
+ */
+int cli_walk(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_visit_fn pre,
+	     cli_visit_fn post, void *user);
+
+/* One directory entry as eshare_readdir() gives it. */
+struct cli_dirent {
+	size_t nameoff, namelen;
+	uint64_t ino;
+	unsigned type;
+};
+struct cli_dir {
+	struct cli_dirent *v;
+	size_t n, cap;
+	struct cli_buf names;
+};
+/* Read the entries of @dir except "." and ".."; prints the error. */
+int cli_dir_read(struct cli_ctx *ctx, eshare_inode *dir, const char *path, size_t pathlen,
+		 struct cli_dir *out);
+void cli_dir_free(struct cli_dir *d);
+
+/* ---- subcommands ------------------------------------------------------ */
+
+int cmd_info(struct cli_ctx *ctx, struct cli_args *a);
+int cmd_ls(struct cli_ctx *ctx, struct cli_args *a);
+int cmd_stat(struct cli_ctx *ctx, struct cli_args *a);
+int cmd_cat(struct cli_ctx *ctx, struct cli_args *a);
+int cmd_xattr(struct cli_ctx *ctx, struct cli_args *a);
+int cmd_extract(struct cli_ctx *ctx, struct cli_args *a);
+int cmd_manifest(struct cli_ctx *ctx, struct cli_args *a);
+
+/* Print a command's usage to @f (NULL name: the general usage). */
+void cli_usage(FILE *f, const char *prog, const char *cmd);
+bool cli_has_flag(const struct cli_args *a, const char *flag);
+
+#endif

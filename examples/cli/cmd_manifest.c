@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: MIT
+/*
+ * erofs-share manifest: the tree in exactly the format of
+ * `treecmp.py --list` (tests/fixtures/README.md, "Manifest format"), so
+ * that the library's view of an image can be diffed byte for byte against
+ * the kernel's.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+
+#include "cli.h"
+
+/* treecmp.py's COLUMNS, joined the way it joins them. */
+static const char header[] = "# path\ttype\tmode\tuid\tgid\tsize\tmtime_sec\tmtime_nsec\tnlink\t"
+			     "rdev\ttarget\tsha256\txattrs\thardlink";
+
+struct mentry {
+	char *path;
+	size_t pathlen;
+	char *cols;		/* the type .. xattrs columns, each after a TAB */
+	uint64_t ino;
+	bool isdir;
+	size_t distinct;	/* index of its inode among non-directories */
+};
+
+struct manifest {
+	struct cli_ctx *ctx;
+	struct mentry *v;
+	size_t n, cap;
+	char *buf;		/* read buffer for contents */
+	EVP_MD_CTX *md;
+};
+
+#define READ_SIZE (1u << 20)
+
+static void hex_add(struct cli_buf *b, const unsigned char *p, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	cli_buf_reserve(b, len * 2);
+	for (i = 0; i < len; i++) {
+		b->p[b->len++] = digits[p[i] >> 4];
+		b->p[b->len++] = digits[p[i] & 15];
+	}
+	b->p[b->len] = '\0';
+}
+
+static int sha256_begin(struct manifest *m)
+{
+	return EVP_DigestInit_ex(m->md, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
+}
+
+static int sha256_end(struct manifest *m, struct cli_buf *b)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dl = 0;
+
+	if (EVP_DigestFinal_ex(m->md, d, &dl) != 1)
+		return -ENOMEM;
+	hex_add(b, d, dl);
+	return 0;
+}
+
+/* sha256 of a regular file's content, which must be exactly st->file_size bytes. */
+static int content_sha(struct manifest *m, const struct cli_node *n, struct cli_buf *b)
+{
+	uint64_t off = 0, size = n->st->file_size;
+	int ret = sha256_begin(m);
+
+	if (ret)
+		goto fail;
+	while (off < size) {
+		size_t want = size - off < READ_SIZE ? (size_t)(size - off) : READ_SIZE;
+		ssize_t got = eshare_pread(n->ino, m->buf, want, off);
+
+		if (got < 0) {
+			ret = (int)got;
+			goto fail;
+		}
+		if (got == 0) {
+			/* The library's own size says there is more: report, never guess. */
+			cli_err_path(m->ctx, n->path, n->pathlen, "read: file ends early", -EIO);
+			return -EIO;
+		}
+		if (EVP_DigestUpdate(m->md, m->buf, (size_t)got) != 1) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		off += (uint64_t)got;
+	}
+	ret = sha256_end(m, b);
+	if (!ret)
+		return 0;
+fail:
+	cli_err_path(m->ctx, n->path, n->pathlen, "read", ret);
+	return ret;
+}
+
+/* treecmp.py fmt_xval(): short values in hex, long ones by length and sha256. */
+static int xattr_value(struct manifest *m, const struct cli_xattr *x, struct cli_buf *b)
+{
+	int ret;
+
+	if (x->vlen <= 64) {
+		cli_buf_add(b, "hex:", 4);
+		hex_add(b, (const unsigned char *)x->value, x->vlen);
+		return 0;
+	}
+	cli_buf_addf(b, "len:%zu:sha256:", x->vlen);
+	ret = sha256_begin(m);
+	if (!ret && EVP_DigestUpdate(m->md, x->value, x->vlen) != 1)
+		ret = -ENOMEM;
+	if (!ret)
+		ret = sha256_end(m, b);
+	return ret;
+}
+
+static int manifest_visit(void *user, const struct cli_node *n)
+{
+	struct manifest *m = user;
+	const struct eshare_stat *st = n->st;
+	struct cli_buf b = { 0 };
+	struct cli_xattrs x;
+	struct mentry *e;
+	int64_t sec = st->mtime_sec;
+	uint32_t nsec = st->mtime_nsec;
+	size_t i;
+	int ret;
+
+	/* treecmp takes divmod(st_mtime_ns, 10**9): normalise like that. */
+	if (nsec >= 1000000000u) {
+		sec += nsec / 1000000000u;
+		nsec %= 1000000000u;
+	}
+	cli_buf_addf(&b, "\t%s\t%04o\t%u\t%u\t", cli_type_name(st->mode), st->mode & 07777,
+		     st->uid, st->gid);
+	if (S_ISDIR(st->mode))
+		cli_buf_addc(&b, '-');
+	else
+		cli_buf_addf(&b, "%llu", (unsigned long long)st->file_size);
+	cli_buf_addf(&b, "\t%lld\t%u\t%u\t", (long long)sec, nsec, st->nlink);
+	if (S_ISCHR(st->mode) || S_ISBLK(st->mode))
+		cli_buf_addf(&b, "%u:%u\t", st->rdev_major, st->rdev_minor);
+	else
+		cli_buf_add(&b, "-\t", 2);
+	if (S_ISLNK(st->mode)) {
+		char *target;
+		size_t tlen;
+
+		ret = cli_readlink(m->ctx, n->ino, n->path, n->pathlen, &target, &tlen);
+		if (ret)
+			goto fail;
+		cli_escape(&b, target, tlen, NULL);
+		free(target);
+		cli_buf_addc(&b, '\t');
+	} else {
+		cli_buf_add(&b, "-\t", 2);
+	}
+	if (S_ISREG(st->mode)) {
+		ret = content_sha(m, n, &b);
+		if (ret)
+			goto fail;
+		cli_buf_addc(&b, '\t');
+	} else {
+		cli_buf_add(&b, "-\t", 2);
+	}
+	ret = cli_xattrs_get(m->ctx, n->ino, n->path, n->pathlen, &x);
+	if (ret)
+		goto fail;
+	for (i = 0; i < x.n && !ret; i++) {
+		/*
+		 * An image may hold one name twice (mkfs 1.9.3 adds
+		 * trusted.overlay.origin to a whiteout's directory that already
+		 * has it); the kernel lists both, treecmp keeps one (a dict).
+		 */
+		if (i && !strcmp(x.v[i].name, x.v[i - 1].name))
+			continue;
+		if (i)
+			cli_buf_addc(&b, ';');
+		cli_escape(&b, x.v[i].name, x.v[i].namelen, ";=");
+		cli_buf_addc(&b, '=');
+		ret = xattr_value(m, &x.v[i], &b);
+	}
+	if (!x.n)
+		cli_buf_addc(&b, '-');
+	cli_xattrs_free(&x);
+	if (ret) {
+		cli_err_path(m->ctx, n->path, n->pathlen, "sha256 of an xattr", ret);
+		goto fail;
+	}
+
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 1024;
+		m->v = cli_realloc(m->v, m->cap * sizeof(*m->v));
+	}
+	e = &m->v[m->n++];
+	e->path = cli_malloc(n->pathlen + 1);
+	memcpy(e->path, n->path, n->pathlen + 1);
+	e->pathlen = n->pathlen;
+	e->cols = b.p;
+	e->ino = st->ino;
+	e->isdir = S_ISDIR(st->mode);
+	e->distinct = 0;
+	return 0;
+fail:
+	cli_buf_free(&b);
+	return ret;
+}
+
+/* Python sorts bytes: memcmp order, a prefix first. */
+static int mentry_cmp(const void *a, const void *b)
+{
+	const struct mentry *x = a, *y = b;
+	size_t n = x->pathlen < y->pathlen ? x->pathlen : y->pathlen;
+	int c = memcmp(x->path, y->path, n);
+
+	if (c)
+		return c;
+	return (x->pathlen > y->pathlen) - (x->pathlen < y->pathlen);
+}
+
+static void manifest_print(struct manifest *m)
+{
+	struct cli_inomap map = { 0 };
+	size_t *count, *group, ndistinct = 0, ngroups = 0, i;
+	struct cli_buf esc = { 0 };
+
+	qsort(m->v, m->n, sizeof(*m->v), mentry_cmp);
+	/* Names of one non-directory inode form a hardlink group when there are several. */
+	count = cli_malloc((m->n + 1) * sizeof(*count));
+	group = cli_malloc((m->n + 1) * sizeof(*group));
+	for (i = 0; i < m->n; i++) {
+		struct mentry *e = &m->v[i];
+		size_t d;
+
+		if (e->isdir)
+			continue;
+		d = cli_inomap_get_or_put(&map, e->ino, ndistinct);
+		if (d == SIZE_MAX) {
+			d = ndistinct++;
+			count[d] = 0;
+			group[d] = 0;
+		}
+		count[d]++;
+		e->distinct = d;
+	}
+	printf("%s\n", header);
+	for (i = 0; i < m->n; i++) {
+		struct mentry *e = &m->v[i];
+
+		esc.len = 0;
+		cli_escape(&esc, e->path, e->pathlen, NULL);
+		fputs(esc.p, stdout);
+		fputs(e->cols, stdout);
+		/* Groups are numbered in listing order of their first path. */
+		if (!e->isdir && count[e->distinct] > 1) {
+			if (!group[e->distinct])
+				group[e->distinct] = ++ngroups;
+			printf("\th%zu\n", group[e->distinct]);
+		} else {
+			fputs("\t-\n", stdout);
+		}
+	}
+	printf("# end: %zu paths\n", m->n);
+	cli_buf_free(&esc);
+	free(count);
+	free(group);
+	cli_inomap_free(&map);
+}
+
+int cmd_manifest(struct cli_ctx *ctx, struct cli_args *a)
+{
+	struct manifest m = { .ctx = ctx };
+	eshare_inode *root;
+	size_t i;
+	int ret;
+
+	ret = eshare_root(&root, ctx->image);
+	if (ret) {
+		cli_err_path(ctx, "/", 1, "root", ret);
+		return ret;
+	}
+	m.md = EVP_MD_CTX_new();
+	if (!m.md) {
+		eshare_inode_put(root);
+		cli_err(ctx, "cannot create a digest context");
+		return -ENOMEM;
+	}
+	m.buf = cli_malloc(READ_SIZE);
+	ret = cli_walk(ctx, root, "/", manifest_visit, NULL, &m);
+	eshare_inode_put(root);
+	/* Print nothing unless the whole tree was read: a partial manifest misleads. */
+	if (!ret)
+		manifest_print(&m);
+	for (i = 0; i < m.n; i++) {
+		free(m.v[i].path);
+		free(m.v[i].cols);
+	}
+	free(m.v);
+	free(m.buf);
+	EVP_MD_CTX_free(m.md);
+	return ret;
+}
