@@ -12,7 +12,12 @@
  * stored *complete* with valid < PC_PAGE_SIZE is the last page of an object
  * and reads as zeros past `valid`.
  *
- * Thread safety: every function may be called concurrently.
+ * Thread safety: every function may be called concurrently, except
+ * pc_destroy(), which must come after every other call has returned.  No
+ * lock is held while a fill runs.
+ *
+ * Eviction is S3-FIFO per shard: pages enter a small FIFO and reach the main
+ * one only if hit meanwhile, so one-pass scans do not flush hot pages.
  */
 #ifndef PC_PAGECACHE_H
 #define PC_PAGECACHE_H
@@ -36,26 +41,40 @@ struct pc_stats {
 	uint64_t evictions; /* pages evicted for the budget */
 	uint64_t pages[PC_NCLASSES]; /* pages held now, complete or partial */
 	uint64_t bytes[PC_NCLASSES]; /* pages[] * PC_PAGE_SIZE */
-	uint64_t budget;
+	uint64_t budget;    /* the budget in force (see pc_create()) */
 };
 
-/* @budget in bytes; at least a few pages are always allowed. */
+/*
+ * @budget in bytes, rounded down to whole pages, at least 4 pages.  A page
+ * evicted while a reader copies from it lives on outside the budget until
+ * the copy ends; pages being filled are outside it too.  The cache is
+ * split into up to 64 shards of at least 32 pages each, each with its
+ * share of the budget.  Returns 0 or -ENOMEM.
+ */
 int pc_create(struct pc_cache **out, uint64_t budget);
 /* All objects must have been dropped or not; pages are freed either way. */
 void pc_destroy(struct pc_cache *c);
 
-/* A new object id (never reused) of class @cls. */
+/*
+ * A new object id (never reused) of class @cls (PC_CLASS_*; anything else
+ * counts as data).  Never fails: if memory is short the object is simply
+ * never cached, and its reads all go through the fill.
+ */
 uint64_t pc_object_new(struct pc_cache *c, unsigned cls);
 /*
  * Drop every page of @obj.  Pages a fill puts for @obj later are
- * discarded.  Waiters of an in-flight fill of @obj are not disturbed.
+ * discarded.  Waiters of an in-flight fill of @obj are not disturbed: they
+ * get the filled page, which is not cached.  Unknown ids are ignored.
  */
 void pc_object_drop(struct pc_cache *c, uint64_t obj);
 
 /*
  * Fills page @index of the object: write all PC_PAGE_SIZE bytes of it to
  * @page (zeros past the object's end) and return 0, or return -errno.  It
- * may also pc_put() other pages of the same object that it produced.
+ * may also pc_put() other pages of the same object that it produced, and
+ * pc_read() other pages (a read of its own page returns -EDEADLK; fills
+ * of two threads that wait for each other's pages are not detected).
+ * A positive return is taken as -EIO.
  */
 typedef int (*pc_fill_fn)(void *user, uint64_t index, void *page);
 
@@ -65,21 +84,27 @@ typedef int (*pc_fill_fn)(void *user, uint64_t index, void *page);
  * @fill once for all concurrent missers (single flight).  Errors are never
  * cached: a later call fills again.
  * Returns 0 or the fill's error.  *@hit (if not NULL) tells which it was.
+ * Also -EINVAL (bad range, no @fill), -ENOMEM, and -EDEADLK for a fill
+ * that reads its own page.  Hits and misses count once per call.
  */
 int pc_read(struct pc_cache *c, uint64_t obj, uint64_t index, uint32_t off, uint32_t len,
 	    void *dst, pc_fill_fn fill, void *user, bool *hit);
 
 /*
  * Store page @index of @obj: @valid bytes of @data; @complete as above.
- * Replaces a partial page; never replaces a complete one.  Silently
- * ignored for a dropped object.  Returns 0 or -ENOMEM.
+ * Replaces a partial page; never replaces a complete one, and a partial
+ * page is not replaced by a shorter partial one.  A partial page with
+ * valid == PC_PAGE_SIZE is stored complete; one with valid == 0 is not
+ * stored.  Silently ignored for a dropped object.  Returns 0, -EINVAL
+ * (valid > PC_PAGE_SIZE) or -ENOMEM.
  */
 int pc_put(struct pc_cache *c, uint64_t obj, uint64_t index, const void *data, uint32_t valid,
 	   bool complete);
 
 /*
  * If page @index of @obj is held partial, copy its valid prefix into @buf
- * and return its length; return 0 if absent or complete.
+ * (PC_PAGE_SIZE bytes of room) and return its length; return 0 if absent
+ * or complete.
  */
 uint32_t pc_peek_partial(struct pc_cache *c, uint64_t obj, uint64_t index, void *buf);
 
