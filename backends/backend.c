@@ -26,6 +26,8 @@ int eshare_copy_struct(void *dst, size_t ksize, const void *src, size_t usize)
 	}
 	memset(dst, 0, ksize);
 	memcpy(dst, src, usize);
+	/* every public struct starts with its size: ours, from now on */
+	*(uint32_t *)dst = (uint32_t)ksize;
 	return 0;
 }
 

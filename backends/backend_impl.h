@@ -3,6 +3,8 @@
 #ifndef ESHARE_BACKEND_IMPL_H
 #define ESHARE_BACKEND_IMPL_H
 
+#include <stdbool.h>
+
 #include <erofs_share/backend.h>
 
 struct eshare_backend {
@@ -12,10 +14,20 @@ struct eshare_backend {
 };
 
 /* Copy a caller's struct of @usize bytes into ours of @ksize (zero-filling a
- * shorter one; a longer one must have a zero tail). 0, -EINVAL or -E2BIG. */
+ * shorter one; a longer one must have a zero tail), and set its leading
+ * size field to @ksize. 0, -EINVAL or -E2BIG. */
 int eshare_copy_struct(void *dst, size_t ksize, const void *src, size_t usize);
 
 /* Record the device a backend holds (copied). 0 or -ENOMEM. */
 int eshare_backend_set_device_path(eshare_backend *be, const char *path);
+
+/* blockdev.c, shared with loop.c, which reads its device through it. */
+int eshare_blockdev_wrap(eshare_backend **out, int fd, bool direct, const char *name);
+int eshare_blockdev_check_opts(uint32_t *flags, const struct eshare_blockdev_opts *opts);
+
+/* loop.c, for tests: attach with LOOP_SET_FD + LOOP_SET_STATUS64 even when
+ * the kernel has LOOP_CONFIGURE, so the fallback path gets exercised. */
+int eshare_loop_open_legacy(eshare_backend **out, const char *path,
+			    const struct eshare_blockdev_opts *opts);
 
 #endif

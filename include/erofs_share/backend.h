@@ -105,7 +105,8 @@ struct eshare_blockdev_opts {
  * Open a block device read-only; its size comes from BLKGETSIZE64 and its
  * logical block size from BLKSSZGET.  @p opts may be NULL.
  * @return 0; -ENOTBLK if @p path is not a block device; -EINVAL for bad
- *         options; errors of open(2); -ENOMEM.
+ *         options; -E2BIG for an options struct with a non-zero unknown
+ *         tail; errors of open(2); -ENOMEM.
  */
 ESHARE_API int eshare_backend_open_blockdev(eshare_backend **out, const char *path,
 					    const struct eshare_blockdev_opts *opts);
@@ -116,8 +117,13 @@ ESHARE_API int eshare_backend_open_blockdev(eshare_backend **out, const char *pa
  * the kernel if the process dies.  Given an existing /dev/loopN, use it as
  * it is and leave it attached.  @p opts may be NULL (ESHARE_BLOCKDEV_DIRECT
  * asks the loop device for direct I/O).
+ * A block device that is not a loop device is attached like a file.
  * @return 0; -ENODEV if loop devices are not available; -EPERM without the
- *         privilege to configure one; errors of open(2); -ENOMEM.
+ *         privilege to configure one; -EBUSY if every free device was taken
+ *         by other processes first (64 tries); -ENXIO for an existing loop
+ *         device with nothing bound; -EISDIR for a directory; -EINVAL for
+ *         a path that is neither a regular file nor a block device, or bad
+ *         options; -E2BIG as above; errors of open(2); -ENOMEM.
  */
 ESHARE_API int eshare_backend_open_loop(eshare_backend **out, const char *path,
 					const struct eshare_blockdev_opts *opts);
