@@ -42,6 +42,9 @@ struct cli_args {
 	char **flags;			/* "-l", "--json", ... in order */
 	int npos;
 	char **pos;			/* positional arguments after the command */
+	int nvals;
+	const char **valnames;		/* options with a value: "--policy", ... */
+	const char **vals;		/* and their values, in the same order */
 };
 
 /* ---- util.c ---------------------------------------------------------- */
@@ -181,9 +184,14 @@ int cmd_cat(struct cli_ctx *ctx, struct cli_args *a);
 int cmd_xattr(struct cli_ctx *ctx, struct cli_args *a);
 int cmd_extract(struct cli_ctx *ctx, struct cli_args *a);
 int cmd_manifest(struct cli_ctx *ctx, struct cli_args *a);
+/* cmd_domain.c; domain opens its images itself (ctx->image is NULL). */
+int cmd_domain(struct cli_ctx *ctx, struct cli_args *a);
+int cmd_fingerprint(struct cli_ctx *ctx, struct cli_args *a);
 
 /* Print a command's usage to @f (NULL name: the general usage). */
 void cli_usage(FILE *f, const char *prog, const char *cmd);
 bool cli_has_flag(const struct cli_args *a, const char *flag);
+/* The value of the last "--opt VALUE" given for @name, or NULL. */
+const char *cli_opt_value(const struct cli_args *a, const char *name);
 
 #endif

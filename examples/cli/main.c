@@ -6,6 +6,7 @@
  * after the subcommand), opens the image and dispatches.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,36 +19,57 @@ struct command {
 	const char *const *flags;	/* the options it takes, NULL-terminated */
 	const char *synopsis;
 	const char *help;
+	const char *const *valopts;	/* options taking a value ("--opt V", "--opt=V") */
+	bool own_images;	/* opens its positional images itself (no single image) */
 };
 
 static const char *const no_flags[] = { NULL };
 static const char *const json_flag[] = { "--json", NULL };
 static const char *const ls_flags[] = { "-l", "-R", "--json", NULL };
+static const char *const domain_valopts[] = { "--policy", "--cache-size", "--threads", NULL };
 
 static const struct command commands[] = {
 	{ "info", cmd_info, 1, 1, json_flag, "info [--json] IMAGE",
 	  "Show the superblock: block size, counts, root inode, uuid, label, build\n"
-	  "time, checksum, feature names, compression algorithms, extra devices.\n" },
+	  "time, checksum, feature names, compression algorithms, extra devices.\n", NULL, false },
 	{ "ls", cmd_ls, 1, 2, ls_flags, "ls [-l] [-R] [--json] IMAGE [PATH]",
 	  "List a directory (default /) or show one entry.\n"
 	  "  -l      long format: mode, nlink, uid, gid, size or major,minor, mtime\n"
 	  "  -R      recurse into subdirectories\n"
-	  "  --json  print a JSON array of objects (every field)\n" },
+	  "  --json  print a JSON array of objects (every field)\n", NULL, false },
 	{ "stat", cmd_stat, 2, 2, json_flag, "stat [--json] IMAGE PATH",
-	  "Show every field the library reports for one inode.\n" },
+	  "Show every field the library reports for one inode.\n", NULL, false },
 	{ "cat", cmd_cat, 2, 2, no_flags, "cat IMAGE PATH",
-	  "Write a regular file's content to stdout.\n" },
+	  "Write a regular file's content to stdout.\n", NULL, false },
 	{ "xattr", cmd_xattr, 2, 2, no_flags, "xattr IMAGE PATH",
 	  "List extended attributes as name=value lines; a value that is not\n"
-	  "printable ASCII is shown as hex:<hex>.\n" },
+	  "printable ASCII is shown as hex:<hex>.\n", NULL, false },
 	{ "extract", cmd_extract, 2, 2, no_flags, "extract IMAGE DIR",
 	  "Recreate the image's tree in DIR (created if missing, must be empty):\n"
 	  "contents, directories, symlinks, device nodes, fifos, sockets, hard\n"
 	  "links, and, when run as root, owners and xattrs; modes and nanosecond\n"
-	  "mtimes always.\n" },
+	  "mtimes always.\n", NULL, false },
 	{ "manifest", cmd_manifest, 1, 1, no_flags, "manifest IMAGE",
 	  "Print the tree in the manifest format of treecmp.py --list (sorted\n"
-	  "paths, every field, sha256 of contents, xattrs, hardlink groups).\n" },
+	  "paths, every field, sha256 of contents, xattrs, hardlink groups).\n", NULL, false },
+	{ "domain", cmd_domain, 1, INT_MAX, json_flag,
+	  "domain [--policy P] [--cache-size BYTES] [--threads N] [--json] IMAGE...",
+	  "Attach every IMAGE to one domain, read every regular file of each in full\n"
+	  "(each path, hard links included) and print the domain's statistics, with\n"
+	  "the sizes of the distinct contents read (by sha256 and size), exact and\n"
+	  "in whole 4096-byte pages: the least cache that sharing could reach.\n"
+	  "  --policy P          off, trust, verify (default) or compute\n"
+	  "  --cache-size BYTES  page-cache budget, suffix K, M or G (default 256M)\n"
+	  "  --threads N         read with N threads (default 1)\n"
+	  "  --json              print one JSON object\n"
+	  "--device options go to every image that needs extra devices.\n",
+	  domain_valopts, true },
+	{ "fingerprint", cmd_fingerprint, 1, INT_MAX, json_flag,
+	  "fingerprint [--json] IMAGE [PATH...]",
+	  "Print 'path<TAB>sha256:HEX<TAB>size' for every regular file under each PATH\n"
+	  "(default /): the content fingerprint the library computes; an intact\n"
+	  "image's erofs.fingerprint.v1 xattr holds the same digest (raw bytes).\n"
+	  "  --json  print a JSON array of {path, fingerprint, size}\n", NULL, false },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -138,6 +160,43 @@ static const char *option_value(const char *opt, int argc, char **argv, int *i, 
 	return argv[++*i];
 }
 
+const char *cli_opt_value(const struct cli_args *a, const char *name)
+{
+	const char *v = NULL;
+	int i;
+
+	/* The last one given wins, as with most tools. */
+	for (i = 0; i < a->nvals; i++)
+		if (!strcmp(a->valnames[i], name))
+			v = a->vals[i];
+	return v;
+}
+
+/*
+ * A command option that takes a value, which may come before the command
+ * name is known: any command's value options are recognised here and
+ * checked against the command's own list later.
+ */
+static const char *command_value_option(int argc, char **argv, int *i, bool *missing,
+					const char **name)
+{
+	size_t c;
+
+	for (c = 0; c < NCOMMANDS; c++) {
+		const char *const *o;
+
+		for (o = commands[c].valopts; o && *o; o++) {
+			const char *v = option_value(*o, argc, argv, i, missing);
+
+			if (v || *missing) {
+				*name = *o;
+				return v;
+			}
+		}
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static char shortflags[256][3];
@@ -154,6 +213,8 @@ int main(int argc, char **argv)
 		nchars += strlen(argv[i]) + 1;
 	a.flags = cli_malloc(sizeof(char *) * nchars);
 	a.pos = cli_malloc(sizeof(char *) * (size_t)argc);
+	a.valnames = cli_malloc(sizeof(char *) * (size_t)argc);
+	a.vals = cli_malloc(sizeof(char *) * (size_t)argc);
 	for (i = 1; i < argc; i++) {
 		char *arg = argv[i];
 		bool missing = false;
@@ -180,6 +241,11 @@ int main(int argc, char **argv)
 		}
 		if (!missing && (v = option_value("--backend", argc, argv, &i, &missing))) {
 			ctx.backend = v;
+			continue;
+		}
+		if (!missing && (v = command_value_option(argc, argv, &i, &missing,
+							  &a.valnames[a.nvals]))) {
+			a.vals[a.nvals++] = v;
 			continue;
 		}
 		if (missing) {
@@ -245,6 +311,19 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	for (i = 0; i < a.nvals; i++) {
+		const char *const *o;
+
+		for (o = cmd->valopts; o && *o; o++)
+			if (!strcmp(*o, a.valnames[i]))
+				break;
+		if (!o || !*o) {
+			cli_err(&ctx, "%s: unknown option '%s'", cmd->name, a.valnames[i]);
+			cli_usage(stderr, ctx.prog, cmd->name);
+			ret = 2;
+			goto out;
+		}
+	}
 	if (a.npos < cmd->minpos || a.npos > cmd->maxpos) {
 		cli_err(&ctx, "%s: %s arguments", cmd->name,
 			a.npos < cmd->minpos ? "missing" : "too many");
@@ -252,13 +331,17 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	ret = cli_image_open(&ctx, a.pos[0]);
-	if (ret) {
-		ret = 1;
-		goto out;
+	if (cmd->own_images) {
+		ret = cmd->fn(&ctx, &a);
+	} else {
+		ret = cli_image_open(&ctx, a.pos[0]);
+		if (ret) {
+			ret = 1;
+			goto out;
+		}
+		ret = cmd->fn(&ctx, &a);
+		cli_image_close(&ctx);
 	}
-	ret = cmd->fn(&ctx, &a);
-	cli_image_close(&ctx);
 	ret = ret ? 1 : 0;
 	if (fflush(stdout) || ferror(stdout)) {
 		cli_err(&ctx, "write error on stdout: %s", strerror(errno));
@@ -271,5 +354,7 @@ usage_error:
 out:
 	free(a.flags);
 	free(a.pos);
+	free(a.valnames);
+	free(a.vals);
 	return ret;
 }
