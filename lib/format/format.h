@@ -188,6 +188,8 @@ int ef_corrupt(const struct ef_fs *fs, uint64_t nid, const char *fmt, ...)
 /* io.c: bounded reads */
 int ef_meta_read(const struct ef_fs *fs, bool in_metabox, uint64_t pos, void *buf, size_t len);
 int ef_read_phys(const struct ef_fs *fs, unsigned dev, uint64_t pa, void *buf, size_t len);
+/* Whether [pa, pa+len) of device @dev lies on the primary device. */
+bool ef_phys_is_primary(const struct ef_fs *fs, unsigned dev, uint64_t pa, size_t len);
 
 /* inode.c */
 int ef_iget(struct ef_fs *fs, uint64_t nid, struct ef_inode *out);

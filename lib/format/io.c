@@ -11,6 +11,21 @@ static bool range_ok(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
+bool ef_phys_is_primary(const struct ef_fs *fs, unsigned dev, uint64_t pa, size_t len)
+{
+	if (dev)
+		return false;
+	for (unsigned i = 1; i <= fs->ndevices; i++) {
+		const struct ef_device *d = &fs->devices[i];
+		uint64_t start = d->uniaddr << fs->blkszbits;
+		uint64_t end = start + (d->blocks << fs->blkszbits);
+
+		if (d->uniaddr && pa < end && pa + len > start)
+			return false;
+	}
+	return true;
+}
+
 int ef_read_phys(const struct ef_fs *fs, unsigned dev, uint64_t pa, void *buf, size_t len)
 {
 	const struct ef_device *d;

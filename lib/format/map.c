@@ -194,7 +194,7 @@ static int read_mapped(struct ef_fs *fs, struct ef_inode *ino, const struct ef_m
 		if (m->flags & EF_MAP_META)
 			return ef_meta_read(fs, ino->in_metabox, m->pa + (off - m->la), dst, n);
 		/* directory and symlink blocks are metadata: read them cached */
-		if (!S_ISREG(ino->mode) && m->dev == 0 && !fs->ndevices)
+		if (!S_ISREG(ino->mode) && ef_phys_is_primary(fs, m->dev, m->pa + (off - m->la), n))
 			return ef_meta_read(fs, false, m->pa + (off - m->la), dst, n);
 		return ef_read_phys(fs, m->dev, m->pa + (off - m->la), dst, n);
 	}
