@@ -37,6 +37,7 @@ static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index,
 	uint64_t stop = m->la + m->llen < end ? m->la + m->llen : end;
 	uint64_t pstart = index << PC_PAGE_SHIFT;
 	uint64_t ra_end, extent_end = m->la + m->llen;
+	struct ef_scratch *s;
 	uint8_t *buf;
 	size_t n;
 	int rc;
@@ -69,10 +70,14 @@ static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index,
 		return ef_read_phys(fs, m->dev, m->pa + (pos - m->la), page + (pos - pstart),
 				    stop - pos);
 	n = (size_t)(ra_end - pos);
-	buf = malloc(n);
-	if (!buf)
+	s = ef_scratch_get();
+	if (!s || ef_scratch_reserve(&s->out, &s->out_cap, n)) {
+		if (s)
+			ef_scratch_put(s);
 		return ef_read_phys(fs, m->dev, m->pa + (pos - m->la), page + (pos - pstart),
 				    stop - pos);
+	}
+	buf = s->out;
 	rc = ef_read_phys(fs, m->dev, m->pa + (pos - m->la), buf, n);
 	if (!rc) {
 		memcpy(page, buf, PC_PAGE_SIZE);
@@ -86,7 +91,7 @@ static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index,
 			       valid, true);
 		}
 	}
-	free(buf);
+	ef_scratch_put(s);
 	return rc;
 }
 
@@ -102,7 +107,7 @@ static void keep_pages(struct fill_ctx *f, const struct ef_map *m, const uint8_t
 	uint64_t size = f->ei->size;
 	uint64_t first = m->la >> PC_PAGE_SHIFT;
 	uint64_t last = (m->la + m->llen - 1) >> PC_PAGE_SHIFT;
-	uint8_t *tmp = NULL;
+	uint8_t tmp[PC_PAGE_SIZE];
 
 	for (uint64_t q = first; q <= last; q++) {
 		uint64_t qs = q << PC_PAGE_SHIFT;
@@ -116,14 +121,11 @@ static void keep_pages(struct fill_ctx *f, const struct ef_map *m, const uint8_t
 			continue;
 		}
 		/* the extent starts inside page q: join the prefix held partial */
-		if (!tmp && !(tmp = malloc(PC_PAGE_SIZE)))
-			return;
 		if (pc_peek_partial(c, f->obj, q, tmp) >= m->la - qs) {
 			memcpy(tmp + (m->la - qs), data, e - m->la);
 			pc_put(c, f->obj, q, tmp, (uint32_t)(e - qs), e == qe);
 		}
 	}
-	free(tmp);
 }
 
 static int fill_page(void *user, uint64_t index, void *pagebuf)
@@ -168,19 +170,16 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 		s = ef_scratch_get();
 		if (!s)
 			return -ENOMEM;
-		/* decode into a buffer of our own: the decoder may use s->tmp */
-		out = malloc(m.llen);
-		if (!out) {
-			ef_scratch_put(s);
-			return -ENOMEM;
-		}
-		rc = ef_decode_extent(fs, f->ei, &m, out, s);
-		ef_scratch_put(s);
+		/* the thread's reusable output buffer: no allocation per extent */
+		rc = ef_scratch_reserve(&s->out, &s->out_cap, m.llen);
+		if (!rc)
+			rc = ef_decode_extent(fs, f->ei, &m, s->out, s);
 		if (!rc) {
+			out = s->out;
 			memcpy(page + (pos - pstart), out + (pos - m.la), stop - pos);
 			keep_pages(f, &m, out, index);
 		}
-		free(out);
+		ef_scratch_put(s);
 		if (rc)
 			return rc;
 		pos = stop;

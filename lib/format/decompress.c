@@ -103,6 +103,7 @@ void ef_scratch_free(struct ef_scratch *s)
 		return;
 	free(s->in);
 	free(s->tmp);
+	free(s->out);
 #ifdef ESHARE_HAVE_LZMA
 	if (s->codec[Z_EROFS_COMPRESSION_LZMA]) {
 		lzma_end(s->codec[Z_EROFS_COMPRESSION_LZMA]);

@@ -228,6 +228,9 @@ struct ef_scratch {
 	uint8_t *tmp;
 	size_t tmp_cap;
 	void *codec[Z_EROFS_COMPRESSION_MAX]; /* reusable decoder states */
+	/* the caller's output buffer (decoders never touch it) */
+	uint8_t *out;
+	size_t out_cap;
 };
 int ef_decode_extent(struct ef_fs *fs, struct ef_inode *ino, const struct ef_map *map,
 		     void *out, struct ef_scratch *scratch);

@@ -204,23 +204,11 @@ static int read_mapped(struct ef_fs *fs, struct ef_inode *ino, const struct ef_m
 	s = ef_scratch_get();
 	if (!s)
 		return ef_corrupt(fs, ino->nid, "data nested too deeply");
-	rc = ef_scratch_reserve(&s->tmp, &s->tmp_cap, m->llen ? m->llen : 1);
-	if (!rc) {
-		uint8_t *out = s->tmp;
-
-		/* the decoder may use s->tmp itself: decode into a private copy */
-		s->tmp = NULL;
-		s->tmp_cap = 0;
-		rc = ef_decode_extent(fs, ino, m, out, s);
-		if (!rc)
-			memcpy(dst, out + (off - m->la), n);
-		if (!s->tmp) {
-			s->tmp = out;
-			s->tmp_cap = m->llen ? m->llen : 1;
-		} else {
-			free(out);
-		}
-	}
+	rc = ef_scratch_reserve(&s->out, &s->out_cap, m->llen ? m->llen : 1);
+	if (!rc)
+		rc = ef_decode_extent(fs, ino, m, s->out, s);
+	if (!rc)
+		memcpy(dst, s->out + (off - m->la), n);
 	ef_scratch_put(s);
 	return rc;
 }
