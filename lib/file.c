@@ -193,22 +193,8 @@ int eshare_cached_read(eshare_image *img, struct ef_inode *ei, uint64_t obj, voi
 		       size_t len, uint64_t off)
 {
 	struct fill_ctx f = { img, ei, obj };
-	uint8_t *dst = buf;
 
-	while (len) {
-		uint64_t index = off >> PC_PAGE_SHIFT;
-		uint32_t in = (uint32_t)(off & (PC_PAGE_SIZE - 1));
-		size_t n = PC_PAGE_SIZE - in < len ? PC_PAGE_SIZE - in : len;
-		int rc = pc_read(img_cache(img), obj, index, in, (uint32_t)n, dst, fill_page, &f,
-				 NULL);
-
-		if (rc)
-			return rc;
-		dst += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	return pc_read_range(img_cache(img), obj, off, len, buf, fill_page, &f);
 }
 
 ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)

@@ -51,23 +51,8 @@ static int meta_fill(void *user, uint64_t index, void *page)
 static int io_read_meta(void *ctx, void *buf, size_t len, uint64_t off)
 {
 	eshare_image *img = ctx;
-	struct pc_cache *c = img->domain->cache;
-	uint8_t *dst = buf;
 
-	while (len) {
-		uint64_t index = off >> PC_PAGE_SHIFT;
-		uint32_t in = (uint32_t)(off & (PC_PAGE_SIZE - 1));
-		size_t n = PC_PAGE_SIZE - in < len ? PC_PAGE_SIZE - in : len;
-		int rc = pc_read(c, img->meta_obj, index, in, (uint32_t)n, dst, meta_fill, img,
-				 NULL);
-
-		if (rc)
-			return rc;
-		dst += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	return pc_read_range(img->domain->cache, img->meta_obj, off, len, buf, meta_fill, img);
 }
 
 static int io_read_internal(void *ctx, struct ef_inode *ino, void *buf, size_t len, uint64_t off)

@@ -774,6 +774,26 @@ void pc_object_drop(struct pc_cache *c, uint64_t obj)
 
 /* ---- reads and writes ---- */
 
+int pc_read_range(struct pc_cache *c, uint64_t obj, uint64_t off, size_t len, void *dst,
+		  pc_fill_fn fill, void *user)
+{
+	uint8_t *p = dst;
+
+	while (len) {
+		uint32_t in = (uint32_t)(off & (PC_PAGE_SIZE - 1));
+		size_t n = PC_PAGE_SIZE - in < len ? PC_PAGE_SIZE - in : len;
+		int rc = pc_read(c, obj, off >> PC_PAGE_SHIFT, in, (uint32_t)n, p, fill, user,
+				 NULL);
+
+		if (rc)
+			return rc;
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int pc_read(struct pc_cache *c, uint64_t obj, uint64_t index, uint32_t off, uint32_t len,
 	    void *dst, pc_fill_fn fill, void *user, bool *hit)
 {

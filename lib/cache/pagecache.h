@@ -90,6 +90,10 @@ typedef int (*pc_fill_fn)(void *user, uint64_t index, void *page);
 int pc_read(struct pc_cache *c, uint64_t obj, uint64_t index, uint32_t off, uint32_t len,
 	    void *dst, pc_fill_fn fill, void *user, bool *hit);
 
+/* pc_read() over a byte range of @obj that may span pages. */
+int pc_read_range(struct pc_cache *c, uint64_t obj, uint64_t off, size_t len, void *dst,
+		  pc_fill_fn fill, void *user);
+
 /*
  * Store page @index of @obj: @valid bytes of @data; @complete as above.
  * Replaces a partial page; never replaces a complete one, and a partial
