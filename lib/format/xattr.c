@@ -254,6 +254,9 @@ static int list_one(struct ef_fs *fs, const struct xattr_ent *e, void *ctx)
 	prefix = short_prefix(base);
 	if (!prefix)
 		return 0;
+	/* a NUL inside a name would split it in the list: no VFS name has one */
+	if ((infix_len && memchr(infix, 0, infix_len)) || memchr(e->name, 0, e->name_len))
+		return ef_corrupt(fs, ~0ull, "xattr name with a NUL byte");
 	plen = strlen(prefix);
 	total = plen + infix_len + e->name_len + 1;
 	if (lc->len) {
