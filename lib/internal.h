@@ -61,7 +61,7 @@ struct eshare_domain {
 	size_t sz_cap;
 };
 
-enum { BIND_NEW, BIND_PENDING, BIND_PRIVATE, BIND_SHARED };
+enum { BIND_NEW, BIND_PENDING, BIND_SETTLING, BIND_PRIVATE, BIND_SHARED };
 
 /* Which object a regular file of an image reads through (share.c). */
 struct binding {

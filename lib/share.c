@@ -248,29 +248,22 @@ static int join(eshare_domain *d, eshare_image *img, struct binding *b)
 	return 0;
 }
 
-static void set_private(eshare_image *img, struct binding *b)
+static void set_state(eshare_image *img, struct binding *b, uint8_t state)
 {
 	pthread_rwlock_wrlock(&img->bind_lock);
-	b->state = BIND_PRIVATE;
+	b->state = state;
 	pthread_rwlock_unlock(&img->bind_lock);
 }
 
 /*
- * Give a candidate its key (hashing it where the policy says so) and join.
- * A VERIFY mismatch keeps the file private.
+ * Give a hashed candidate its key and join (under share_lock).  A VERIFY
+ * mismatch keeps the file private.
  */
-static int settle(eshare_domain *d, eshare_image *img, struct binding *b)
+static int finish(eshare_domain *d, struct binding *b, const uint8_t sum[FP_LEN])
 {
-	uint8_t sum[FP_LEN];
-	bool ondisk = b->fplen > 0;
-	int rc;
+	eshare_image *img = b->img;
 
-	if (d->opts.policy == ESHARE_SHARE_TRUST && ondisk)
-		return join(d, img, b);
-	rc = hash_file(img, b, sum);
-	if (rc)
-		return rc;
-	if (ondisk && (b->fplen != FP_LEN || memcmp(b->fp, sum, FP_LEN))) {
+	if (b->fplen && (b->fplen != FP_LEN || memcmp(b->fp, sum, FP_LEN))) {
 		counter_add(&img->cnt.verify_failures, 1);
 		counter_add(&d->cnt.verify_failures, 1);
 		eshare_log(d, ESHARE_LOG_WARNING,
@@ -278,7 +271,7 @@ static int settle(eshare_domain *d, eshare_image *img, struct binding *b)
 			   (unsigned long long)b->nid,
 			   d->opts.policy == ESHARE_SHARE_VERIFY ? "; kept private" : "");
 		if (d->opts.policy == ESHARE_SHARE_VERIFY) {
-			set_private(img, b);
+			set_state(img, b, BIND_PRIVATE);
 			return 0;
 		}
 	}
@@ -302,22 +295,40 @@ static void cand_remove(eshare_domain *d, struct binding *b)
 	}
 }
 
-/* Decide the binding of a new file (under share_lock). */
-static int decide(eshare_domain *d, eshare_image *img, struct binding *b)
+static bool image_tryref(eshare_image *img)
+{
+	unsigned r = atomic_load(&img->refs);
+
+	while (r)
+		if (atomic_compare_exchange_weak(&img->refs, &r, r + 1))
+			return true;
+	return false;
+}
+
+/* Queue @b to be hashed outside the lock; it reads privately meanwhile. */
+static void to_settle(struct binding *b, struct binding **todo)
+{
+	set_state(b->img, b, BIND_SETTLING);
+	b->cand_next = *todo;
+	*todo = b;
+}
+
+/*
+ * Decide the binding of a new file (under share_lock).  Files that need
+ * hashing are queued on *todo, each with a reference on its image.
+ */
+static int decide(eshare_domain *d, eshare_image *img, struct binding *b, struct binding **todo)
 {
 	struct sizeent *e;
 	ssize_t n;
-	int rc;
 
 	if (d->opts.policy == ESHARE_SHARE_OFF) {
-		set_private(img, b);
+		set_state(img, b, BIND_PRIVATE);
 		return 0;
 	}
 	n = ef_get_fingerprint(img->fs, &b->ei, b->fp, sizeof(b->fp));
-	if (n > 0 && d->opts.policy != ESHARE_SHARE_COMPUTE)
-		b->fplen = (uint8_t)n;
-	else if (n > 0)
-		b->fplen = (uint8_t)n; /* checked against the computed sum */
+	if (n > 0)
+		b->fplen = (uint8_t)n; /* believed (TRUST) or checked against the sum */
 	else if (n != -ENODATA && n != -ERANGE)
 		return (int)n;
 	if (d->opts.policy == ESHARE_SHARE_TRUST && b->fplen)
@@ -329,33 +340,51 @@ static int decide(eshare_domain *d, eshare_image *img, struct binding *b)
 	e->count++;
 	b->counted = true;
 	if (e->count == 1) {
-		b->state = BIND_PENDING;
+		set_state(img, b, BIND_PENDING);
 		b->cand_next = e->pending;
 		e->pending = b;
 		return 0;
 	}
-	rc = settle(d, img, b);
-	if (rc)
-		return rc;
+	eshare_image_ref(img);
+	to_settle(b, todo);
 	/* the earlier candidates of this size: now worth hashing */
 	while (e->pending) {
 		struct binding *p = e->pending;
 
 		e->pending = p->cand_next;
 		p->cand_next = NULL;
-		rc = settle(d, p->img, p);
-		if (rc) {
-			/* leave it private rather than fail this unrelated read */
-			set_private(p->img, p);
-		}
+		if (image_tryref(p->img))
+			to_settle(p, todo);
 	}
 	return 0;
+}
+
+/* Hash the queued files without the lock, then join them under it. */
+static void settle_all(eshare_domain *d, struct binding *todo)
+{
+	while (todo) {
+		struct binding *b = todo;
+		eshare_image *img = b->img;
+		uint8_t sum[FP_LEN];
+		int rc;
+
+		todo = b->cand_next;
+		b->cand_next = NULL;
+		rc = hash_file(img, b, sum);
+		pthread_mutex_lock(&d->share_lock);
+		if (!rc)
+			rc = finish(d, b, sum);
+		if (rc)
+			set_state(img, b, BIND_PRIVATE); /* rather than fail a read */
+		pthread_mutex_unlock(&d->share_lock);
+		eshare_image_unref(img);
+	}
 }
 
 int eshare_bind(eshare_image *img, struct ef_inode *ei, uint64_t *obj)
 {
 	eshare_domain *d = img->domain;
-	struct binding *b;
+	struct binding *b, *todo = NULL;
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&img->bind_lock);
@@ -390,15 +419,17 @@ int eshare_bind(eshare_image *img, struct ef_inode *ei, uint64_t *obj)
 	}
 	pthread_rwlock_unlock(&img->bind_lock);
 	if (b->state == BIND_NEW) {
-		rc = decide(d, img, b);
-		if (rc && b->state == BIND_NEW) {
-			/* an error deciding (I/O while hashing) is not kept: the file
-			 * reads privately now and the error is reported */
-			set_private(img, b);
-		}
+		rc = decide(d, img, b, &todo);
+		/* an error deciding is not kept: the file reads privately */
+		if (rc && b->state == BIND_NEW)
+			set_state(img, b, BIND_PRIVATE);
 	}
 	*obj = atomic_load_explicit(&b->obj, memory_order_acquire);
 	pthread_mutex_unlock(&d->share_lock);
+	/* this read goes through the private object; the next ones, the shared */
+	settle_all(d, todo);
+	if (todo)
+		*obj = atomic_load_explicit(&b->obj, memory_order_acquire);
 	return rc;
 }
 
