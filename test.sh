@@ -9,12 +9,13 @@ jobs=$(nproc)
 run_suite() { # build-dir label cmake-args...
 	local dir=$1 label=$2; shift 2
 	echo "=== $label: configure and build ($dir)"
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+	cmake -S . -B "$dir" "$@" >/dev/null
 	cmake --build "$dir" -j"$jobs" >/dev/null
 }
-run_suite build "release"
-run_suite build-asan "ASan+UBSan" -DESHARE_SANITIZE=ON
-run_suite build-tsan "TSan" -DESHARE_TSAN=ON
+# -O3 (Release) for the main run: it also catches warnings only -O3 shows
+run_suite build "release" -DCMAKE_BUILD_TYPE=Release
+run_suite build-asan "ASan+UBSan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESHARE_SANITIZE=ON
+run_suite build-tsan "TSan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESHARE_TSAN=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 status=0

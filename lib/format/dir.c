@@ -87,7 +87,7 @@ int ef_readdir(struct ef_fs *fs, struct ef_inode *dir, uint64_t *cookie, ef_dire
 {
 	uint64_t pos = *cookie;
 	uint64_t nblocks;
-	struct dblock b;
+	struct dblock b = { 0 };
 	int rc = 0;
 
 	if (!S_ISDIR(dir->mode))
@@ -118,8 +118,8 @@ int ef_readdir(struct ef_fs *fs, struct ef_inode *dir, uint64_t *cookie, ef_dire
 			goto out;
 		}
 		for (; i < b.n; i++) {
-			const char *name;
-			size_t len;
+			const char *name = NULL;
+			size_t len = 0;
 			uint64_t next = i + 1 < b.n ? (j << fs->blkszbits) +
 						(i + 1) * sizeof(struct erofs_dirent) :
 						(j + 1 < nblocks ? (j + 1) << fs->blkszbits : dir->size);
@@ -162,8 +162,8 @@ static int find_in_block(struct ef_fs *fs, struct ef_inode *dir, const struct db
 	*side = 0;
 	while (lo <= hi) {
 		int64_t mid = lo + (hi - lo) / 2;
-		const char *dn;
-		size_t dl;
+		const char *dn = NULL;
+		size_t dl = 0;
 		int c;
 
 		rc = dirent_name(fs, dir, b, (uint32_t)mid, &dn, &dl);
@@ -190,7 +190,7 @@ static int find_in_block(struct ef_fs *fs, struct ef_inode *dir, const struct db
 int ef_lookup(struct ef_fs *fs, struct ef_inode *dir, const char *name, size_t len, uint64_t *nid)
 {
 	int64_t head = 0, back;
-	struct dblock b;
+	struct dblock b = { 0 };
 	int rc;
 
 	if (!S_ISDIR(dir->mode))
