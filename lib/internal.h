@@ -40,7 +40,8 @@ struct shobj {
 struct sizeent {
 	struct sizeent *next;
 	uint64_t size;
-	uint64_t count;
+	uint64_t nplain; /* candidates keyed by their content alone */
+	uint64_t nclaim; /* candidates with an on-disk fingerprint (VERIFY) */
 	struct binding *pending;
 };
 
@@ -74,6 +75,7 @@ struct binding {
 	struct binding *cand_next;
 	uint8_t state;
 	bool counted;
+	bool claim; /* counted in nclaim, not nplain */
 	uint8_t fplen;
 	uint8_t fp[64];
 };

@@ -317,9 +317,23 @@ static void to_settle(struct binding *b, struct binding **todo)
  * Decide the binding of a new file (under share_lock).  Files that need
  * hashing are queued on *todo, each with a reference on its image.
  */
+static bool same_claim(const struct binding *a, const struct binding *b)
+{
+	return a->claim && b->claim && a->fplen == b->fplen && !memcmp(a->fp, b->fp, a->fplen);
+}
+
+static bool pending_claims(const struct sizeent *e, const struct binding *b)
+{
+	for (const struct binding *p = e->pending; p; p = p->cand_next)
+		if (same_claim(p, b))
+			return true;
+	return false;
+}
+
 static int decide(eshare_domain *d, eshare_image *img, struct binding *b, struct binding **todo)
 {
 	struct sizeent *e;
+	bool all, need;
 	ssize_t n;
 
 	if (d->opts.policy == ESHARE_SHARE_OFF) {
@@ -333,13 +347,25 @@ static int decide(eshare_domain *d, eshare_image *img, struct binding *b, struct
 		return (int)n;
 	if (d->opts.policy == ESHARE_SHARE_TRUST && b->fplen)
 		return join(d, img, b);
-	/* hash only when a same-size file exists: else it cannot match */
+	/*
+	 * Hash only when the file can match another: a same-size file with no
+	 * fingerprint to go by, or (VERIFY) another claim of the same
+	 * fingerprint.  Claims of other fingerprints need no hashing: honest
+	 * images give equal contents equal fingerprints.
+	 */
 	e = size_find(d, b->ei.size, true);
 	if (!e)
 		return -ENOMEM;
-	e->count++;
 	b->counted = true;
-	if (e->count == 1) {
+	b->claim = b->fplen && d->opts.policy == ESHARE_SHARE_VERIFY;
+	if (b->claim)
+		e->nclaim++;
+	else
+		e->nplain++;
+	all = e->nplain > 1 || (e->nplain && e->nclaim);
+	need = all || (b->claim && (sh_find(d, b->fp, b->fplen, b->ei.size) ||
+				    pending_claims(e, b)));
+	if (!need) {
 		set_state(img, b, BIND_PENDING);
 		b->cand_next = e->pending;
 		e->pending = b;
@@ -347,11 +373,15 @@ static int decide(eshare_domain *d, eshare_image *img, struct binding *b, struct
 	}
 	eshare_image_ref(img);
 	to_settle(b, todo);
-	/* the earlier candidates of this size: now worth hashing */
-	while (e->pending) {
-		struct binding *p = e->pending;
+	/* the earlier candidates that may match it: now worth hashing */
+	for (struct binding **pp = &e->pending; *pp;) {
+		struct binding *p = *pp;
 
-		e->pending = p->cand_next;
+		if (!all && !same_claim(p, b)) {
+			pp = &p->cand_next;
+			continue;
+		}
+		*pp = p->cand_next;
 		p->cand_next = NULL;
 		if (image_tryref(p->img))
 			to_settle(p, todo);
@@ -449,8 +479,10 @@ void eshare_unbind_all(eshare_image *img)
 		if (b->counted) {
 			struct sizeent *e = size_find(d, b->ei.size, false);
 
-			if (e)
-				e->count--;
+			if (e && b->claim)
+				e->nclaim--;
+			else if (e)
+				e->nplain--;
 		}
 		if (b->sh) {
 			struct shobj *sh = b->sh;
