@@ -104,6 +104,7 @@ void ef_scratch_free(struct ef_scratch *s)
 	free(s->in);
 	free(s->tmp);
 	free(s->out);
+	free(s->win);
 #ifdef ESHARE_HAVE_LZMA
 	if (s->codec[Z_EROFS_COMPRESSION_LZMA]) {
 		lzma_end(s->codec[Z_EROFS_COMPRESSION_LZMA]);
@@ -141,12 +142,54 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/* Raw read-ahead, once pclusters are being read in order. */
+#define RAW_WINDOW (128u << 10)
+
+/*
+ * Read a pcluster's raw bytes.  When this thread's previous pcluster of
+ * the same image ended where this one starts, read a window ahead, so a
+ * sequential read costs one backend call per window, not one per
+ * pcluster; a random read stays exact.
+ */
 static int read_pcluster(struct ef_fs *fs, struct ef_inode *ino, const struct ef_map *map,
-			 void *buf, size_t len)
+			 void *buf, size_t len, struct ef_scratch *s)
 {
+	uint64_t pa = map->pa, avail;
+	int err;
+
 	if (map->flags & EF_MAP_META)
-		return ef_meta_read(fs, ino->in_metabox, map->pa, buf, len);
-	return ef_read_phys(fs, map->dev, map->pa, buf, len);
+		return ef_meta_read(fs, ino->in_metabox, pa, buf, len);
+	if (!s || map->dev || fs->ndevices || len >= RAW_WINDOW)
+		return ef_read_phys(fs, map->dev, pa, buf, len);
+	if (s->win && s->win_fs == fs->id && pa >= s->win_start &&
+	    pa - s->win_start <= s->win_len && len <= s->win_len - (pa - s->win_start)) {
+		memcpy(buf, s->win + (pa - s->win_start), len);
+		s->seq_fs = fs->id;
+		s->seq_next = pa + len;
+		return 0;
+	}
+	if (s->seq_fs != fs->id || s->seq_next != pa || pa >= fs->devices[0].size) {
+		s->seq_fs = fs->id;
+		s->seq_next = pa + len;
+		return ef_read_phys(fs, 0, pa, buf, len);
+	}
+	if (!s->win && !(s->win = malloc(RAW_WINDOW)))
+		return ef_read_phys(fs, 0, pa, buf, len);
+	avail = fs->devices[0].size - pa;
+	s->win_len = avail < RAW_WINDOW ? avail : RAW_WINDOW;
+	s->win_start = pa;
+	s->win_fs = 0; /* holds nothing valid until the read succeeds */
+	err = ef_read_phys(fs, 0, pa, s->win, s->win_len);
+	if (err || len > s->win_len) {
+		/* a fault ahead of this pcluster is not this read's business */
+		s->win_fs = 0;
+		return ef_read_phys(fs, 0, pa, buf, len);
+	}
+	s->win_fs = fs->id;
+	memcpy(buf, s->win, len);
+	s->seq_fs = fs->id;
+	s->seq_next = pa + len;
+	return 0;
 }
 
 #ifdef ESHARE_HAVE_LZ4
@@ -348,13 +391,13 @@ static int decode_plain(struct ef_fs *fs, struct ef_inode *ino, const struct ef_
 	if (llen > plen)
 		return ef_corrupt(fs, ino->nid, "plain extent longer than its pcluster");
 	if (map->alg == EF_ALG_SHIFTED)
-		return read_pcluster(fs, ino, map, out, llen);
+		return read_pcluster(fs, ino, map, out, llen, s);
 	if (plen > fs->blksz)
 		return ef_corrupt(fs, ino->nid, "interlaced pcluster bigger than a block");
 	err = grow(&s->in, &s->in_cap, plen);
 	if (err)
 		return err;
-	err = read_pcluster(fs, ino, map, s->in, plen);
+	err = read_pcluster(fs, ino, map, s->in, plen, s);
 	if (err)
 		return err;
 	/* bytes la .. the next block boundary sit at the end of the input */
@@ -388,7 +431,7 @@ int ef_decode_extent(struct ef_fs *fs, struct ef_inode *ino, const struct ef_map
 	if (map->flags & EF_MAP_FRAGMENT)
 		return decode_fragment(fs, ino, map, out);
 	if (!(map->flags & EF_MAP_ENCODED) || map->alg == EF_ALG_NONE)
-		return read_pcluster(fs, ino, map, out, llen);
+		return read_pcluster(fs, ino, map, out, llen, scratch);
 	if (!map->plen)
 		return ef_corrupt(fs, ino->nid, "empty pcluster");
 	if (map->plen > EF_MAX_PLEN)
@@ -403,7 +446,7 @@ int ef_decode_extent(struct ef_fs *fs, struct ef_inode *ino, const struct ef_map
 	err = grow(&scratch->in, &scratch->in_cap, map->plen);
 	if (err)
 		return err;
-	err = read_pcluster(fs, ino, map, scratch->in, map->plen);
+	err = read_pcluster(fs, ino, map, scratch->in, map->plen, scratch);
 	if (err)
 		return err;
 	in = scratch->in;

@@ -76,6 +76,7 @@ struct ef_compr_cfg {
 
 struct ef_fs {
 	struct ef_io io;
+	uint64_t id; /* unique for the process's lifetime (never reused) */
 	uint8_t blkszbits;
 	uint32_t blksz;
 	uint32_t sb_size;
@@ -231,6 +232,10 @@ struct ef_scratch {
 	/* the caller's output buffer (decoders never touch it) */
 	uint8_t *out;
 	size_t out_cap;
+	/* raw read-ahead of sequential pclusters (decompress.c) */
+	uint8_t *win;
+	uint64_t win_fs, win_start, win_len; /* what the window holds */
+	uint64_t seq_fs, seq_next;           /* where this thread's last read ended */
 };
 int ef_decode_extent(struct ef_fs *fs, struct ef_inode *ino, const struct ef_map *map,
 		     void *out, struct ef_scratch *scratch);

@@ -300,7 +300,10 @@ int ef_fs_open(struct ef_fs **out, const struct ef_io *io, const uint64_t *dev_s
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
+	static _Atomic uint64_t next_id = 1;
+
 	fs->io = *io;
+	fs->id = next_id++;
 	fs->ishare_prefix_id = -1;
 	/* published at once: the I/O callbacks may need it while we open */
 	*out = fs;

@@ -504,6 +504,8 @@ static void *stress_reader(void *arg)
 		eshare_inode_put(ino);
 		if (n != (ssize_t)len) {
 			__atomic_fetch_add(&st->failures, 1, __ATOMIC_RELAXED);
+			fprintf(stderr, "stress: %s%s: read %zd of %llu at %llu\n", stress_names[k],
+				e->path, n, (unsigned long long)len, (unsigned long long)off);
 			continue;
 		}
 		if (st->use_kernel) {
@@ -515,8 +517,12 @@ static void *stress_reader(void *arg)
 			fd = open(p, O_RDONLY);
 			free(p);
 			if (fd < 0 || pread(fd, b, len, (off_t)off) != (ssize_t)len ||
-			    memcmp(a, b, len))
+			    memcmp(a, b, len)) {
 				__atomic_fetch_add(&st->failures, 1, __ATOMIC_RELAXED);
+				fprintf(stderr, "stress: %s%s [%llu, +%llu) differs from the kernel\n",
+					stress_names[k], e->path, (unsigned long long)off,
+					(unsigned long long)len);
+			}
 			if (fd >= 0)
 				close(fd);
 		} else if (off == 0 && len == e->size) {
