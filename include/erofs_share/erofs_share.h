@@ -177,10 +177,15 @@ struct eshare_image_opts {
  * On success the image owns every backend given and closes them when it
  * goes away; on failure they stay the caller's.
  * @return 0;
- *         ESHARE_EFSCORRUPTED (negated) for a bad superblock or root;
+ *         ESHARE_EFSCORRUPTED (negated) for a bad superblock or root,
+ *         including a superblock checksum mismatch (the kernel says
+ *         -EBADMSG there);
  *         -EOPNOTSUPP for an unknown incompatible feature or algorithm;
  *         -ENXIO if a device the image needs is missing or too small;
- *         -EINVAL for bad options; -EIO; -ENOMEM.
+ *         -EINVAL for bad options, or a source that is not EROFS at all
+ *         (no magic, or shorter than a superblock);
+ *         -EIO when metadata lies past the end of the device, or the
+ *         backend failed; -ENOMEM.
  */
 ESHARE_API int eshare_image_attach(eshare_image **out, eshare_domain *d, eshare_backend *primary,
 				   const struct eshare_image_opts *opts);
