@@ -114,7 +114,8 @@ static void keep_pages(struct fill_ctx *f, const struct ef_map *m, const uint8_t
 		uint64_t qe = qs + PC_PAGE_SIZE < size ? qs + PC_PAGE_SIZE : size;
 		uint64_t e = m->la + m->llen < qe ? m->la + m->llen : qe;
 
-		if (q == index || pc_contains(c, f->obj, q))
+		/* pc_put itself skips pages held complete */
+		if (q == index)
 			continue;
 		if (qs >= m->la) {
 			pc_put(c, f->obj, q, data + (qs - m->la), (uint32_t)(e - qs), e == qe);
