@@ -123,6 +123,13 @@ static int check_inline(struct ef_fs *fs, struct ef_inode *ino)
 	return 0;
 }
 
+static bool inode_fits(const struct ef_fs *fs, const struct ef_inode *ino, size_t len)
+{
+	uint64_t end = ino->in_metabox ? (fs->metabox ? fs->metabox->size : 0) : fs->devices[0].size;
+
+	return ino->iloc <= end && len <= end - ino->iloc;
+}
+
 int ef_iget(struct ef_fs *fs, uint64_t nid, struct ef_inode *out)
 {
 	union {
@@ -152,9 +159,12 @@ int ef_iget(struct ef_fs *fs, uint64_t nid, struct ef_inode *out)
 			return ef_corrupt(fs, nid, "nid out of range");
 		ino.iloc = base + (slot << EROFS_ISLOTBITS);
 	}
+	/* past the image's end is the image's fault; a failed read is the device's */
+	if (!inode_fits(fs, &ino, sizeof(di.c)))
+		return ef_corrupt(fs, nid, "inode past the image's end");
 	rc = ef_meta_read(fs, ino.in_metabox, ino.iloc, &di.c, sizeof(di.c));
 	if (rc)
-		return rc == -EIO ? ef_corrupt(fs, nid, "inode past the image's end") : rc;
+		return rc;
 	fmt = ef_le16(&di.c.i_format);
 	if (fmt & ~EROFS_I_ALL) {
 		ef_corrupt(fs, nid, "unknown inode format bits %#x", fmt);
@@ -175,9 +185,11 @@ int ef_iget(struct ef_fs *fs, uint64_t nid, struct ef_inode *out)
 	if (S_ISDIR(ino.mode))
 		ino.dot_omitted = fmt & EROFS_I_DOT_OMITTED_BIT;
 	if (ino.extended) {
+		if (!inode_fits(fs, &ino, sizeof(di.e)))
+			return ef_corrupt(fs, nid, "inode past the image's end");
 		rc = ef_meta_read(fs, ino.in_metabox, ino.iloc, &di.e, sizeof(di.e));
 		if (rc)
-			return rc == -EIO ? ef_corrupt(fs, nid, "inode past the image's end") : rc;
+			return rc;
 		ino.inode_isize = sizeof(di.e);
 		ino.size = ef_le64(&di.e.i_size);
 		if (ino.size > (uint64_t)INT64_MAX)
