@@ -18,6 +18,12 @@
  *
  * Eviction is S3-FIFO per shard: pages enter a small FIFO and reach the main
  * one only if hit meanwhile, so one-pass scans do not flush hot pages.
+ *
+ * Memory: page data comes from chunks allocated as pages are first needed
+ * and reused after eviction, never freed before pc_destroy().  They hold
+ * at most the budget, a few spare pages per shard, and (in batches of up
+ * to 16 pages) the most pages that were ever outside the budget at once
+ * (see pc_create()).
  */
 #ifndef PC_PAGECACHE_H
 #define PC_PAGECACHE_H
@@ -42,6 +48,7 @@ struct pc_stats {
 	uint64_t pages[PC_NCLASSES]; /* pages held now, complete or partial */
 	uint64_t bytes[PC_NCLASSES]; /* pages[] * PC_PAGE_SIZE */
 	uint64_t budget;    /* the budget in force (see pc_create()) */
+	uint64_t mem_bytes; /* page memory allocated, in use or spare */
 };
 
 /*
@@ -49,7 +56,8 @@ struct pc_stats {
  * evicted while a reader copies from it lives on outside the budget until
  * the copy ends; pages being filled are outside it too.  The cache is
  * split into up to 64 shards of at least 32 pages each, each with its
- * share of the budget.  Returns 0 or -ENOMEM.
+ * share of the budget; 16 consecutive pages of an object (index / 16)
+ * share a shard.  Returns 0 or -ENOMEM.
  */
 int pc_create(struct pc_cache **out, uint64_t budget);
 /* All objects must have been dropped or not; pages are freed either way. */
@@ -90,7 +98,12 @@ typedef int (*pc_fill_fn)(void *user, uint64_t index, void *page);
 int pc_read(struct pc_cache *c, uint64_t obj, uint64_t index, uint32_t off, uint32_t len,
 	    void *dst, pc_fill_fn fill, void *user, bool *hit);
 
-/* pc_read() over a byte range of @obj that may span pages. */
+/*
+ * pc_read() over a byte range of @obj that may span pages, as one call per
+ * page would do it (a hit or a miss counted a page), only faster: cached
+ * pages that share a shard are pinned under one lock.  -EINVAL also if the
+ * range wraps past the end of the 64-bit offsets.
+ */
 int pc_read_range(struct pc_cache *c, uint64_t obj, uint64_t off, size_t len, void *dst,
 		  pc_fill_fn fill, void *user);
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests of lib/cache/pagecache.c: counts, partial pages, budget and
- * eviction, scan resistance, dropping objects, errors, single flight, and a
- * multi-threaded stress run whose every byte is checked.  Page contents are
+ * eviction, scan resistance, dropping objects, errors, single flight, range
+ * reads across shards, reuse of page memory, the shard tables under growth
+ * and removal, and multi-threaded stress runs whose every byte is checked.  Page contents are
  * a function of (object, index, byte), so a page returned for the wrong key
  * or a torn copy shows up.
  */
@@ -68,6 +69,7 @@ struct fctx {
 	uint32_t peeked;	/* what pc_peek_partial() gave inside the fill */
 	bool peek_ok;
 	bool drop_in_fill;
+	_Atomic uint64_t filled;	/* bit i: page i (< 64) was filled */
 };
 
 static int fill_pattern(void *user, uint64_t index, void *page)
@@ -81,6 +83,8 @@ static int fill_pattern(void *user, uint64_t index, void *page)
 		return f->fail_first;
 	if (f->drop_in_fill)
 		pc_object_drop(f->c, f->obj);
+	if (index < 64)
+		atomic_fetch_or(&f->filled, (uint64_t)1 << index);
 	pattern(f->obj, index, page);
 	return 0;
 }
@@ -486,6 +490,261 @@ START_TEST(test_error_not_cached)
 }
 END_TEST
 
+/* Pages 0-1 missing, 3-20 and 25 complete, 22 partial, the rest missing. */
+START_TEST(test_range_read)
+{
+	struct pc_cache *c;
+	struct fctx f = { 0 };
+	unsigned char *want = malloc(48 * PAGE), *buf = malloc(48 * PAGE);
+	struct pc_stats st0, st;
+	uint64_t i, off, len, mask = 0;
+	static const uint64_t lens[] = { 1, 3, 4, PAGE - 1, PAGE, PAGE + 7, 17 * PAGE + 5 };
+
+	ck_assert_ptr_nonnull(want);
+	ck_assert_ptr_nonnull(buf);
+	/* 16 shards of 64 pages: the object's three runs of 16 pages never evict */
+	ck_assert_int_eq(pc_create(&c, 4 << 20), 0);
+	f.c = c;
+	f.obj = pc_object_new(c, PC_CLASS_DATA);
+	for (i = 0; i < 48; i++)
+		pattern(f.obj, i, want + i * PAGE);
+	for (i = 3; i <= 20; i++)
+		ck_assert_int_eq(pc_put(c, f.obj, i, want + i * PAGE, PAGE, true), 0);
+	ck_assert_int_eq(pc_put(c, f.obj, 22, want + 22 * PAGE, 1000, false), 0);
+	ck_assert_int_eq(pc_put(c, f.obj, 25, want + 25 * PAGE, PAGE, true), 0);
+
+	/* from inside page 2 to inside page 33: across two run ends */
+	st0 = stats(c);
+	off = 2 * PAGE + 100;
+	len = 31 * PAGE + 50;
+	memset(buf, 0, 48 * PAGE);
+	ck_assert_int_eq(pc_read_range(c, f.obj, off, len, buf, fill_pattern, &f), 0);
+	ck_assert(memcmp(buf, want + off, len) == 0);
+	st = stats(c);
+	/* one hit or one miss a page, as page-by-page reads count them */
+	ck_assert_uint_eq(st.hits - st0.hits, 19);
+	ck_assert_uint_eq(st.misses - st0.misses, 13);
+	ck_assert_uint_eq(st.fills - st0.fills, 13);
+	ck_assert_int_eq(calls(&f), 13);
+	mask |= (uint64_t)1 << 2;
+	for (i = 21; i <= 33; i++)
+		if (i != 25)
+			mask |= (uint64_t)1 << i;
+	ck_assert_uint_eq(atomic_load(&f.filled), mask);
+	ck_assert_uint_eq(stats(c).pages[PC_CLASS_DATA], 32);
+
+	/* now all hits */
+	st0 = stats(c);
+	memset(buf, 0, 48 * PAGE);
+	ck_assert_int_eq(pc_read_range(c, f.obj, off, len, buf, fill_pattern, &f), 0);
+	ck_assert(memcmp(buf, want + off, len) == 0);
+	st = stats(c);
+	ck_assert_uint_eq(st.hits - st0.hits, 32);
+	ck_assert_uint_eq(st.misses, st0.misses);
+
+	/* every offset around a run's end, with lengths around page sizes */
+	for (off = 16 * PAGE - 5; off < 16 * PAGE + 5; off++) {
+		for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			len = lens[i];
+			memset(buf, 0xee, len);
+			ck_assert_int_eq(pc_read_range(c, f.obj, off, len, buf, fill_pattern, &f),
+					 0);
+			ck_assert_msg(memcmp(buf, want + off, len) == 0, "off %llu len %llu",
+				      (unsigned long long)off, (unsigned long long)len);
+		}
+	}
+	ck_assert_int_eq(calls(&f), 13);
+
+	/* bad arguments */
+	ck_assert_int_eq(pc_read_range(c, f.obj, 0, 0, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(pc_read_range(c, f.obj, 0, 1, buf, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(pc_read_range(c, f.obj, 0, 1, NULL, fill_pattern, &f), -EINVAL);
+	ck_assert_int_eq(pc_read_range(c, f.obj, UINT64_MAX - 10, 20, buf, fill_pattern, &f),
+			 -EINVAL);
+	ck_assert_int_eq(calls(&f), 13);
+
+	/* a failing fill ends the read at its page, which stays uncached */
+	f.fail_first = -EIO;
+	f.fail_count = calls(&f) + 1;
+	ck_assert_int_eq(pc_read_range(c, f.obj, 30 * PAGE, 10 * PAGE, buf, fill_pattern, &f),
+			 -EIO);
+	ck_assert_int_eq(calls(&f), 14);
+	ck_assert(!pc_contains(c, f.obj, 34));
+	ck_assert(!pc_contains(c, f.obj, 35));
+	ck_assert_int_eq(pc_read_range(c, f.obj, 30 * PAGE, 10 * PAGE, buf, fill_pattern, &f),
+			 0);
+	ck_assert(memcmp(buf, want + 30 * PAGE, 10 * PAGE) == 0);
+	ck_assert_int_eq(calls(&f), 20);
+
+	/* a dropped object reads through the fill, page after page */
+	pc_object_drop(c, f.obj);
+	ck_assert_uint_eq(stats(c).pages[PC_CLASS_DATA], 0);
+	ck_assert_int_eq(pc_read_range(c, f.obj, 100, 3 * PAGE, buf, fill_pattern, &f), 0);
+	ck_assert(memcmp(buf, want + 100, 3 * PAGE) == 0);
+	ck_assert_int_eq(calls(&f), 24);
+	pc_destroy(c);
+	free(want);
+	free(buf);
+}
+END_TEST
+
+/* Page memory is allocated once and reused: evictions and drops free none. */
+START_TEST(test_slab_reuse)
+{
+	struct pc_cache *c;
+	struct fctx f = { 0 }, g = { 0 };
+	uint64_t i, mem;
+	const uint64_t budget = 256;
+	bool hit;
+
+	/* the floor of four pages: a few spares beyond it at most */
+	ck_assert_int_eq(pc_create(&c, 4 * PAGE), 0);
+	f.c = c;
+	f.obj = pc_object_new(c, PC_CLASS_DATA);
+	ck_assert_uint_eq(stats(c).mem_bytes, 0);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(read_page(c, &f, i, NULL), 0);
+	mem = stats(c).mem_bytes;
+	ck_assert_uint_ge(mem, 4 * PAGE);
+	ck_assert_uint_le(mem, 8 * PAGE);
+	for (i = 0; i < 3000; i++) {
+		unsigned char pat[PAGE];
+		uint64_t idx = splitmix(i) % 500;
+
+		if (i % 3) {
+			ck_assert_int_eq(read_page(c, &f, idx, NULL), 0);
+		} else {
+			pattern(f.obj, idx, pat);
+			ck_assert_int_eq(pc_put(c, f.obj, idx, pat, (uint32_t)(i % PAGE), false),
+					 0);
+		}
+	}
+	ck_assert_uint_gt(stats(c).evictions, 2000);
+	ck_assert_uint_eq(stats(c).mem_bytes, mem);
+	ck_assert_uint_le(stats(c).pages[PC_CLASS_DATA], 4);
+	pc_destroy(c);
+
+	/* eight shards: a scan of 16 times the budget through them */
+	ck_assert_int_eq(pc_create(&c, budget * PAGE), 0);
+	f.c = g.c = c;
+	f.obj = pc_object_new(c, PC_CLASS_DATA);
+	g.obj = pc_object_new(c, PC_CLASS_META);
+	for (i = 0; i < 16 * budget; i++)
+		ck_assert_int_eq(read_page(c, &f, i, NULL), 0);
+	mem = stats(c).mem_bytes;
+	/* the budget and each shard's spares, at most an eighth of its share */
+	ck_assert_uint_ge(mem, budget * PAGE);
+	ck_assert_uint_le(mem, (budget + budget / 8) * PAGE);
+	/* dropped pages become spares for the next object: nothing new is allocated */
+	pc_object_drop(c, f.obj);
+	ck_assert_uint_eq(stats(c).pages[PC_CLASS_DATA], 0);
+	for (i = 0; i < 4 * budget; i++)
+		ck_assert_int_eq(read_page(c, &g, i, NULL), 0);
+	/* the last run of 16 pages read is cached */
+	for (i = 4 * budget - 16; i < 4 * budget; i++) {
+		ck_assert_int_eq(read_page(c, &g, i, &hit), 0);
+		ck_assert(hit);
+	}
+	ck_assert_uint_eq(stats(c).mem_bytes, mem);
+	ck_assert_uint_le(stats(c).pages[PC_CLASS_META], budget);
+	pc_destroy(c);
+
+	/*
+	 * The pages of one run of 16 live in one shard; dropped, most of them
+	 * go back to the pool, where the shards of another object's runs find
+	 * them: nothing new is allocated.
+	 */
+	ck_assert_int_eq(pc_create(&c, budget * PAGE), 0);
+	f.obj = pc_object_new(c, PC_CLASS_DATA);
+	g.obj = pc_object_new(c, PC_CLASS_DATA);
+	for (i = 0; i < 16; i++) {
+		unsigned char pat[PAGE];
+
+		pattern(f.obj, i, pat);
+		ck_assert_int_eq(pc_put(c, f.obj, i, pat, PAGE, true), 0);
+	}
+	mem = stats(c).mem_bytes;
+	ck_assert_uint_eq(mem, 16 * PAGE);
+	pc_object_drop(c, f.obj);
+	for (i = 0; i < 5; i++) {
+		unsigned char pat[PAGE];
+
+		pattern(g.obj, i * 16, pat);
+		ck_assert_int_eq(pc_put(c, g.obj, i * 16, pat, PAGE, true), 0);
+		ck_assert(pc_contains(c, g.obj, i * 16));
+	}
+	ck_assert_uint_eq(stats(c).mem_bytes, mem);
+	pc_destroy(c);
+}
+END_TEST
+
+/*
+ * Many pages in 64 shards: their tables grow from a few slots, then lose
+ * every other object's pages (entries removed from the middle of probe
+ * runs) and must still find every page that is left.
+ */
+START_TEST(test_table_churn)
+{
+	enum { NOBJ = 64, NPG = 200 };
+	struct pc_cache *c;
+	struct fctx f[NOBJ], fail = { .fail_first = -EPROTO, .fail_count = 1 << 30 };
+	unsigned char pat[PAGE], buf[PAGE];
+	uint64_t i, k;
+
+	/* 128 MiB: 64 shards of 512 pages, room for everything */
+	ck_assert_int_eq(pc_create(&c, 128 << 20), 0);
+	for (k = 0; k < NOBJ; k++)
+		f[k] = (struct fctx){ .c = c, .obj = pc_object_new(c, (unsigned int)k % 2) };
+	for (i = 0; i < NPG; i++) {
+		for (k = 0; k < NOBJ; k++) {
+			pattern(f[k].obj, i, pat);
+			ck_assert_int_eq(pc_put(c, f[k].obj, i, pat, PAGE, true), 0);
+		}
+	}
+	ck_assert_uint_eq(stats(c).pages[0] + stats(c).pages[1], NOBJ * NPG);
+	ck_assert_uint_eq(stats(c).evictions, 0);
+	for (k = 0; k < NOBJ; k += 2)
+		pc_object_drop(c, f[k].obj);
+	for (k = 0; k < NOBJ; k++) {
+		for (i = 0; i < NPG; i++) {
+			fail.obj = f[k].obj;
+			if (k % 2 == 0) {
+				ck_assert(!pc_contains(c, f[k].obj, i));
+				continue;
+			}
+			/* a hit, or the failing fill shows the page was lost */
+			ck_assert_int_eq(pc_read(c, f[k].obj, i, 0, PAGE, buf, fill_pattern, &fail,
+						 NULL), 0);
+			ck_assert(range_ok(f[k].obj, i, 0, PAGE, buf));
+		}
+	}
+	ck_assert_int_eq(calls(&fail), 0);
+	ck_assert_uint_eq(stats(c).pages[1], NOBJ / 2 * NPG);
+	ck_assert_uint_eq(stats(c).pages[0], 0);
+
+	/* refill the holes with new objects, partial pages among them */
+	for (k = 0; k < NOBJ; k += 2) {
+		f[k].obj = pc_object_new(c, PC_CLASS_DATA);
+		for (i = 0; i < NPG; i++) {
+			pattern(f[k].obj, i, pat);
+			ck_assert_int_eq(pc_put(c, f[k].obj, i, pat, i % 5 ? PAGE : 77, false), 0);
+		}
+	}
+	for (k = 0; k < NOBJ; k++) {
+		for (i = 0; i < NPG; i++) {
+			if (k % 2 == 0 && i % 5 == 0) {
+				ck_assert_uint_eq(pc_peek_partial(c, f[k].obj, i, buf), 77);
+				ck_assert(range_ok(f[k].obj, i, 0, 77, buf));
+			} else {
+				ck_assert(pc_contains(c, f[k].obj, i));
+			}
+		}
+	}
+	ck_assert_uint_eq(stats(c).pages[0] + stats(c).pages[1], NOBJ * NPG);
+	pc_destroy(c);
+}
+END_TEST
+
 /* ---- threads ---- */
 
 struct flight_arg {
@@ -820,10 +1079,103 @@ static void run_stress(uint64_t budget_pages, uint64_t npages, unsigned int ops)
 	ck_assert_uint_gt(s.evictions, 0);
 	ck_assert_uint_gt(atomic_load(&st->errors), 0);
 	ck_assert_uint_le(s.pages[0] + s.pages[1], s.budget / PAGE);
+	/*
+	 * Page memory: the budget, an eighth more in spares, and what was
+	 * outside the budget at once (each thread's fill page and the page it
+	 * puts meanwhile), taken from the pool in batches of up to 16.
+	 */
+	ck_assert_uint_le(s.mem_bytes, s.budget + s.budget / 8 + NTHREADS * 2 * 16 * PAGE);
 	ck_assert_uint_eq(s.bytes[0] + s.bytes[1], (s.pages[0] + s.pages[1]) * PAGE);
 	pc_destroy(st->c);
 	free(st);
 }
+
+/*
+ * Range reads across run ends, while fills fail, put neighbours and
+ * partial pages, and objects are replaced; a tiny budget evicts pages that
+ * readers have pinned.
+ */
+static void *range_thread(void *arg)
+{
+	struct stress *st = arg;
+	static atomic_uint seq;
+	uint64_t rng = 0x777 + atomic_fetch_add(&seq, 1) * 0x10001ULL;
+	const size_t max = 40 * PAGE;
+	unsigned char *buf = malloc(max), *want = malloc(max + 2 * PAGE);
+	unsigned int n;
+
+	if (!buf || !want) {
+		atomic_fetch_add(&st->bad, 1);
+		goto out;
+	}
+	for (n = 0; n < st->ops; n++) {
+		uint64_t r = rnd(&rng);
+		uint64_t obj = atomic_load(&st->slot[r % NSLOTS]);
+		uint64_t off = rnd(&rng) % (st->npages * PAGE), first, i;
+		size_t len = rnd(&rng) % (r % 4 ? 3 * PAGE : max) + 1;
+		struct sfill sf = { .st = st, .obj = obj, .rng = rnd(&rng) };
+		int rc;
+
+		if ((r >> 40) % 100 == 0) {
+			uint64_t nobj = pc_object_new(st->c, (r >> 50) % 2);
+			uint64_t old = atomic_exchange(&st->slot[r % NSLOTS], nobj);
+
+			pc_object_drop(st->c, old);
+			continue;
+		}
+		rc = pc_read_range(st->c, obj, off, len, buf, stress_fill, &sf);
+		atomic_fetch_add(&st->reads, 1);
+		if (rc == -EIO && sf.failed) {
+			atomic_fetch_add(&st->errors, 1);
+			continue;
+		}
+		first = off / PAGE;
+		for (i = 0; i <= (off + len - 1) / PAGE - first; i++)
+			pattern(obj, first + i, want + i * PAGE);
+		if (rc || memcmp(buf, want + off % PAGE, len))
+			atomic_fetch_add(&st->bad, 1);
+	}
+out:
+	free(buf);
+	free(want);
+	return NULL;
+}
+
+START_TEST(test_stress_range)
+{
+	struct stress *st = calloc(1, sizeof(*st));
+	pthread_t th[4];
+	struct pc_stats s;
+	int i;
+
+	ck_assert_ptr_nonnull(st);
+	/* two shards of 32 pages; objects of 96 pages */
+	ck_assert_int_eq(pc_create(&st->c, 64 * PAGE), 0);
+	st->npages = 96;
+	st->ops = 3000;
+	for (i = 0; i < NSLOTS; i++)
+		atomic_init(&st->slot[i], pc_object_new(st->c, (unsigned int)i % 2));
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, range_thread, st), 0);
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	pc_get_stats(st->c, &s);
+	fprintf(stderr,
+		"range stress: %lu range reads, %llu hits, %llu misses, %llu evictions, "
+		"%lu injected errors, %llu KiB page memory\n",
+		atomic_load(&st->reads), (unsigned long long)s.hits,
+		(unsigned long long)s.misses, (unsigned long long)s.evictions,
+		atomic_load(&st->errors), (unsigned long long)(s.mem_bytes >> 10));
+	ck_assert_uint_eq(atomic_load(&st->bad), 0);
+	ck_assert_uint_gt(s.hits, 0);
+	ck_assert_uint_gt(s.evictions, 0);
+	ck_assert_uint_gt(atomic_load(&st->errors), 0);
+	ck_assert_uint_eq(s.fills, atomic_load(&st->fills));
+	ck_assert_uint_le(s.pages[0] + s.pages[1], 64);
+	pc_destroy(st->c);
+	free(st);
+}
+END_TEST
 
 START_TEST(test_stress_tiny)
 {
@@ -853,6 +1205,10 @@ static Suite *pagecache_suite(void)
 	tcase_add_test(tc, test_single_flight_evicted_at_once);
 	tcase_add_test(tc, test_error_waiters_retry);
 	tcase_add_test(tc, test_fill_reentrancy);
+	tcase_add_test(tc, test_range_read);
+	tcase_add_test(tc, test_slab_reuse);
+	tcase_add_test(tc, test_table_churn);
+	tcase_add_test(tc, test_stress_range);
 	tcase_add_test(tc, test_stress_tiny);
 	tcase_add_test(tc, test_stress_sharded);
 	suite_add_tcase(s, tc);
