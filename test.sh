@@ -24,5 +24,5 @@ echo "=== release tests"
 echo "=== ASan+UBSan tests"
 (cd build-asan && ctest --output-on-failure -j"$jobs" -E 'test_fuzz|test_consumer|test_headers|test_symbols') || status=1
 echo "=== TSan tests (threaded)"
-(cd build-tsan && ctest --output-on-failure -R 'pagecache|thread|stress|domain|blockdev|loop') || status=1
+(cd build-tsan && ctest --output-on-failure -R 'pagecache|thread|stress|domain|blockdev|loop|faults') || status=1
 exit $status
