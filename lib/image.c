@@ -35,11 +35,11 @@ static int meta_fill(void *user, uint64_t index, void *page)
 {
 	eshare_image *img = user;
 	uint64_t off = index << PC_PAGE_SHIFT;
-	uint64_t size = img->fs ? img->fs->devices[0].size : 0;
+	/* ef_fs_open publishes the fs (and the device sizes) before any
+	 * metadata is read through here */
+	uint64_t size = img->fs->devices[0].size;
 	size_t n = PC_PAGE_SIZE;
 
-	if (!img->fs) /* during open: the superblock reader passes sizes itself */
-		eshare_backend_size(img->devs[0], &size);
 	if (off >= size)
 		n = 0;
 	else if (size - off < n)
