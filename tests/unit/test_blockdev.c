@@ -32,83 +32,12 @@
 #include <erofs_share/backend.h>
 #include <erofs_share/erofs_share.h>
 #include "backend_impl.h"
+#include "helpers/fixture_copies.h"
 
-#define MAX_FIXTURES 64
 #define NTHREADS 4
 
-static char g_dir[64];
-static char *g_copy[MAX_FIXTURES];
-static int g_n;
 
 /* ---- helpers ---- */
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	struct stat st;
-	unsigned char *buf;
-	size_t done = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	while (buf && done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-
-		if (n < 0) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		if (!n)
-			break;
-		done += (size_t)n;
-	}
-	close(fd);
-	*len = done;
-	return buf;
-}
-
-static int spill(const char *path, const unsigned char *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t done = 0;
-
-	if (fd < 0)
-		return -1;
-	while (done < len) {
-		ssize_t n = write(fd, buf + done, len - done);
-
-		if (n <= 0) {
-			close(fd);
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return close(fd);
-}
-
-/* First line of a command's output (without the newline), or NULL. */
-static char *cmd_line(const char *cmd)
-{
-	char line[512];
-	FILE *p = popen(cmd, "r");
-	char *ret = NULL;
-
-	if (!p)
-		return NULL;
-	if (fgets(line, sizeof(line), p)) {
-		line[strcspn(line, "\n")] = 0;
-		ret = strdup(line);
-	}
-	while (fgets(line, sizeof(line), p))
-		;
-	pclose(p);
-	return ret;
-}
 
 /* Attach @file read-only to a free loop device; its path. */
 static char *losetup_attach(const char *file, const char *extra)
@@ -117,7 +46,7 @@ static char *losetup_attach(const char *file, const char *extra)
 	char *dev;
 
 	snprintf(cmd, sizeof(cmd), "losetup -r -f --show %s '%s'", extra, file);
-	dev = cmd_line(cmd);
+	dev = fc_cmd_line(cmd);
 	ck_assert_msg(dev && !strncmp(dev, "/dev/loop", 9), "losetup gave %s", dev);
 	return dev;
 }
@@ -138,7 +67,7 @@ static int count_ours(void)
 	int n = 0;
 
 	ck_assert_ptr_nonnull(p);
-	snprintf(pat, sizeof(pat), "(%s/", g_dir);
+	snprintf(pat, sizeof(pat), "(%s/", fc_dir);
 	while (fgets(line, sizeof(line), p))
 		n += strstr(line, pat) != NULL;
 	pclose(p);
@@ -235,69 +164,7 @@ static void check_whole(eshare_backend *be, const unsigned char *ref, size_t len
 
 static void copies_setup(void)
 {
-	glob_t gl;
-
-	strcpy(g_dir, "/tmp/eshare-bdev-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(g_dir));
-	ck_assert_int_eq(glob(ESHARE_FIXTURES "/*.erofs", 0, NULL, &gl), 0);
-	ck_assert_uint_le(gl.gl_pathc + 1, MAX_FIXTURES);
-	for (size_t i = 0; i < gl.gl_pathc + 1; i++) {
-		/* Plus the extra device of the multi-device image. */
-		const char *src = i < gl.gl_pathc ? gl.gl_pathv[i] :
-				  ESHARE_FIXTURES "/multidev.blob";
-		const char *base = strrchr(src, '/') + 1;
-		size_t len;
-		unsigned char *b = slurp(src, &len);
-		char path[PATH_MAX];
-
-		ck_assert_ptr_nonnull(b);
-		snprintf(path, sizeof(path), "%s/%s", g_dir, base);
-		ck_assert_int_eq(spill(path, b, len), 0);
-		free(b);
-		g_copy[g_n++] = strdup(path);
-	}
-	globfree(&gl);
-	ck_assert_int_gt(g_n, 20);
-}
-
-/* Detach whatever is still bound to one of our copies (a failed test's). */
-static void detach_leftovers(void)
-{
-	char line[1024], pat[PATH_MAX + 4], cmd[PATH_MAX + 32];
-	FILE *p = popen("losetup -a", "r");
-
-	snprintf(pat, sizeof(pat), "(%s/", g_dir);
-	while (p && fgets(line, sizeof(line), p)) {
-		if (!strstr(line, pat))
-			continue;
-		line[strcspn(line, ":")] = 0;
-		snprintf(cmd, sizeof(cmd), "losetup -d %s", line);
-		fprintf(stderr, "test_blockdev: detaching leftover %s\n", line);
-		if (system(cmd))
-			fprintf(stderr, "test_blockdev: %s failed\n", cmd);
-	}
-	if (p)
-		pclose(p);
-}
-
-static void copies_teardown(void)
-{
-	detach_leftovers();
-	for (int i = 0; i < g_n; i++) {
-		unlink(g_copy[i]);
-		free(g_copy[i]);
-	}
-	g_n = 0;
-	rmdir(g_dir);
-}
-
-static const char *copy_named(const char *name)
-{
-	for (int i = 0; i < g_n; i++)
-		if (!strcmp(strrchr(g_copy[i], '/') + 1, name))
-			return g_copy[i];
-	ck_abort_msg("no fixture %s", name);
-	return NULL;
+	fc_setup("bdev", "test_blockdev", true);
 }
 
 static bool is_image(const char *path)
@@ -321,10 +188,10 @@ static eshare_backend *open_bdev(const char *dev, bool direct)
 
 START_TEST(test_blockdev_fixtures)
 {
-	for (int i = 0; i < g_n; i++) {
+	for (int i = 0; i < fc_n; i++) {
 		size_t len;
-		unsigned char *ref = slurp(g_copy[i], &len);
-		char *dev = losetup_attach(g_copy[i], "");
+		unsigned char *ref = fc_slurp(fc_copy[i], &len);
+		char *dev = losetup_attach(fc_copy[i], "");
 
 		for (int direct = 0; direct < 2; direct++) {
 			eshare_backend *be = open_bdev(dev, direct);
@@ -349,9 +216,9 @@ END_TEST
 /* A 4 KiB logical block: O_DIRECT now needs 4 KiB alignment everywhere. */
 START_TEST(test_blockdev_4k_sectors)
 {
-	const char *file = copy_named("plain-4k.erofs");
+	const char *file = fc_named("plain-4k.erofs");
 	size_t len;
-	unsigned char *ref = slurp(file, &len);
+	unsigned char *ref = fc_slurp(file, &len);
 	char *dev = losetup_attach(file, "-b 4096");
 
 	for (int direct = 0; direct < 2; direct++) {
@@ -378,18 +245,18 @@ START_TEST(test_blockdev_errors)
 	eshare_backend *be = NULL;
 	char missing[PATH_MAX], *dev;
 
-	snprintf(missing, sizeof(missing), "%s/none", g_dir);
-	ck_assert_int_eq(eshare_backend_open_blockdev(&be, g_copy[0], NULL), -ENOTBLK);
+	snprintf(missing, sizeof(missing), "%s/none", fc_dir);
+	ck_assert_int_eq(eshare_backend_open_blockdev(&be, fc_copy[0], NULL), -ENOTBLK);
 	opts.flags = ESHARE_BLOCKDEV_DIRECT;
-	ck_assert_int_eq(eshare_backend_open_blockdev(&be, g_copy[0], &opts), -ENOTBLK);
-	ck_assert_int_eq(eshare_backend_open_blockdev(&be, g_dir, NULL), -ENOTBLK);
+	ck_assert_int_eq(eshare_backend_open_blockdev(&be, fc_copy[0], &opts), -ENOTBLK);
+	ck_assert_int_eq(eshare_backend_open_blockdev(&be, fc_dir, NULL), -ENOTBLK);
 	ck_assert_int_eq(eshare_backend_open_blockdev(&be, "/dev/null", NULL), -ENOTBLK);
 	ck_assert_int_eq(eshare_backend_open_blockdev(&be, missing, NULL), -ENOENT);
-	ck_assert_int_eq(eshare_backend_open_blockdev(NULL, g_copy[0], NULL), -EINVAL);
+	ck_assert_int_eq(eshare_backend_open_blockdev(NULL, fc_copy[0], NULL), -EINVAL);
 	ck_assert_int_eq(eshare_backend_open_blockdev(&be, NULL, NULL), -EINVAL);
 	ck_assert_ptr_null(be);
 
-	dev = losetup_attach(g_copy[0], "");
+	dev = losetup_attach(fc_copy[0], "");
 	opts.flags = 0x2;
 	ck_assert_int_eq(eshare_backend_open_blockdev(&be, dev, &opts), -EINVAL);
 	opts.flags = 0;
@@ -408,9 +275,9 @@ END_TEST
 
 START_TEST(test_backend_open_kinds)
 {
-	const char *file = copy_named("lz4.erofs");
+	const char *file = fc_named("lz4.erofs");
 	size_t len;
-	unsigned char *ref = slurp(file, &len);
+	unsigned char *ref = fc_slurp(file, &len);
 	eshare_backend *be;
 	char *dev;
 
@@ -478,10 +345,10 @@ static void parallel_reads(eshare_backend *be, const unsigned char *ref, size_t 
 
 START_TEST(test_parallel_reads)
 {
-	const char *file = copy_named("chunk-4k.erofs");
+	const char *file = fc_named("chunk-4k.erofs");
 	struct eshare_blockdev_opts opts = ESHARE_BLOCKDEV_OPTS_INIT;
 	size_t len;
-	unsigned char *ref = slurp(file, &len);
+	unsigned char *ref = fc_slurp(file, &len);
 	const char *sectors[] = { "", "-b 4096" };
 	eshare_backend *be;
 
@@ -671,7 +538,7 @@ static void image_through_backends(const char *image, int idx)
 {
 	struct eshare_domain_opts dopts = ESHARE_DOMAIN_OPTS_INIT;
 	bool multi = strstr(image, "/multidev.erofs") != NULL;
-	const char *blob = multi ? copy_named("multidev.blob") : NULL;
+	const char *blob = multi ? fc_named("multidev.blob") : NULL;
 	struct eshare_blockdev_opts bopts = ESHARE_BLOCKDEV_OPTS_INIT;
 	char *dev = losetup_attach(image, ""), *blobdev = NULL;
 	struct trio t = { 0 };
@@ -744,10 +611,10 @@ START_TEST(test_images_through_backends)
 {
 	int images = 0;
 
-	for (int i = 0; i < g_n; i++) {
-		if (!is_image(g_copy[i]))
+	for (int i = 0; i < fc_n; i++) {
+		if (!is_image(fc_copy[i]))
 			continue;
-		image_through_backends(g_copy[i], images++);
+		image_through_backends(fc_copy[i], images++);
 	}
 	ck_assert_int_gt(images, 20);
 	ck_assert_int_eq(wait_none_ours(), 0);
@@ -760,8 +627,8 @@ static Suite *blockdev_suite(void)
 	TCase *tc = tcase_create("blockdev");
 	TCase *ti = tcase_create("images");
 
-	tcase_add_unchecked_fixture(tc, copies_setup, copies_teardown);
-	tcase_add_checked_fixture(tc, detach_leftovers, NULL);
+	tcase_add_unchecked_fixture(tc, copies_setup, fc_teardown);
+	tcase_add_checked_fixture(tc, fc_detach_leftovers, NULL);
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_blockdev_fixtures);
 	tcase_add_test(tc, test_blockdev_4k_sectors);
@@ -770,8 +637,8 @@ static Suite *blockdev_suite(void)
 	tcase_add_test(tc, test_parallel_reads);
 	suite_add_tcase(s, tc);
 
-	tcase_add_unchecked_fixture(ti, copies_setup, copies_teardown);
-	tcase_add_checked_fixture(ti, detach_leftovers, NULL);
+	tcase_add_unchecked_fixture(ti, copies_setup, fc_teardown);
+	tcase_add_checked_fixture(ti, fc_detach_leftovers, NULL);
 	tcase_set_timeout(ti, 900);
 	tcase_add_test(ti, test_images_through_backends);
 	suite_add_tcase(s, ti);

@@ -29,83 +29,12 @@
 
 #include <erofs_share/backend.h>
 #include "backend_impl.h"
+#include "helpers/fixture_copies.h"
 
 
-#define MAX_FIXTURES 64
 
-static char g_dir[64];
-static char *g_copy[MAX_FIXTURES];
-static int g_n;
 
 /* ---- helpers ---- */
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	struct stat st;
-	unsigned char *buf;
-	size_t done = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	while (buf && done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-
-		if (n < 0) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		if (!n)
-			break;	/* sysfs files claim 4096 bytes */
-		done += (size_t)n;
-	}
-	close(fd);
-	*len = done;
-	return buf;
-}
-
-static int spill(const char *path, const unsigned char *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t done = 0;
-
-	if (fd < 0)
-		return -1;
-	while (done < len) {
-		ssize_t n = write(fd, buf + done, len - done);
-
-		if (n <= 0) {
-			close(fd);
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return close(fd);
-}
-
-/* First line of a command's output (without the newline), or NULL. */
-static char *cmd_line(const char *cmd)
-{
-	char line[512];
-	FILE *p = popen(cmd, "r");
-	char *ret = NULL;
-
-	if (!p)
-		return NULL;
-	if (fgets(line, sizeof(line), p)) {
-		line[strcspn(line, "\n")] = 0;
-		ret = strdup(line);
-	}
-	while (fgets(line, sizeof(line), p))
-		;
-	pclose(p);
-	return ret;
-}
 
 /* Does `losetup -a` list @dev with backing file @backing? */
 static bool listed(const char *dev, const char *backing)
@@ -135,7 +64,7 @@ static int count_ours(void)
 	int n = 0;
 
 	ck_assert_ptr_nonnull(p);
-	snprintf(pat, sizeof(pat), "(%s/", g_dir);
+	snprintf(pat, sizeof(pat), "(%s/", fc_dir);
 	while (fgets(line, sizeof(line), p))
 		n += strstr(line, pat) != NULL;
 	pclose(p);
@@ -167,7 +96,7 @@ static int sysfs_flag(const char *dev, const char *attr)
 	int ret;
 
 	snprintf(path, sizeof(path), "/sys/block/%s/%s", base + 1, attr);
-	v = (char *)slurp(path, &len);
+	v = (char *)fc_slurp(path, &len);
 	if (!v)
 		return -1;
 	v[len] = 0;
@@ -229,66 +158,7 @@ static void check_whole(eshare_backend *be, const unsigned char *ref, size_t len
 
 static void copies_setup(void)
 {
-	glob_t gl;
-
-	strcpy(g_dir, "/tmp/eshare-loop-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(g_dir));
-	ck_assert_int_eq(glob(ESHARE_FIXTURES "/*.erofs", 0, NULL, &gl), 0);
-	ck_assert_uint_le(gl.gl_pathc, MAX_FIXTURES);
-	for (size_t i = 0; i < gl.gl_pathc; i++) {
-		const char *base = strrchr(gl.gl_pathv[i], '/') + 1;
-		size_t len;
-		unsigned char *b = slurp(gl.gl_pathv[i], &len);
-		char path[PATH_MAX];
-
-		ck_assert_ptr_nonnull(b);
-		snprintf(path, sizeof(path), "%s/%s", g_dir, base);
-		ck_assert_int_eq(spill(path, b, len), 0);
-		free(b);
-		g_copy[g_n++] = strdup(path);
-	}
-	globfree(&gl);
-	ck_assert_int_gt(g_n, 20);
-}
-
-/* Detach whatever is still bound to one of our copies (a failed test's). */
-static void detach_leftovers(void)
-{
-	char line[1024], pat[PATH_MAX + 4], cmd[PATH_MAX + 32];
-	FILE *p = popen("losetup -a", "r");
-
-	snprintf(pat, sizeof(pat), "(%s/", g_dir);
-	while (p && fgets(line, sizeof(line), p)) {
-		if (!strstr(line, pat))
-			continue;
-		line[strcspn(line, ":")] = 0;
-		snprintf(cmd, sizeof(cmd), "losetup -d %s", line);
-		fprintf(stderr, "test_loop: detaching leftover %s\n", line);
-		if (system(cmd))
-			fprintf(stderr, "test_loop: %s failed\n", cmd);
-	}
-	if (p)
-		pclose(p);
-}
-
-static void copies_teardown(void)
-{
-	detach_leftovers();
-	for (int i = 0; i < g_n; i++) {
-		unlink(g_copy[i]);
-		free(g_copy[i]);
-	}
-	g_n = 0;
-	rmdir(g_dir);
-}
-
-static const char *copy_named(const char *name)
-{
-	for (int i = 0; i < g_n; i++)
-		if (!strcmp(strrchr(g_copy[i], '/') + 1, name))
-			return g_copy[i];
-	ck_abort_msg("no fixture %s", name);
-	return NULL;
+	fc_setup("loop", "test_loop", false);
 }
 
 static bool is_loop_path(const char *p)
@@ -307,19 +177,19 @@ static void fixtures_through_loop(uint32_t flags)
 	struct eshare_blockdev_opts opts = ESHARE_BLOCKDEV_OPTS_INIT;
 
 	opts.flags = flags;
-	for (int i = 0; i < g_n; i++) {
+	for (int i = 0; i < fc_n; i++) {
 		eshare_backend *be;
 		size_t len;
-		unsigned char *ref = slurp(g_copy[i], &len);
+		unsigned char *ref = fc_slurp(fc_copy[i], &len);
 		char *dev;
 
 		ck_assert_ptr_nonnull(ref);
-		ck_assert_int_eq(eshare_backend_open_loop(&be, g_copy[i], &opts), 0);
+		ck_assert_int_eq(eshare_backend_open_loop(&be, fc_copy[i], &opts), 0);
 		ck_assert_str_eq(eshare_backend_name(be), "loop");
 		ck_assert_msg(is_loop_path(eshare_backend_device_path(be)), "device path %s",
 			      eshare_backend_device_path(be));
 		dev = strdup(eshare_backend_device_path(be));
-		ck_assert_msg(listed(dev, g_copy[i]), "%s not listed for %s", dev, g_copy[i]);
+		ck_assert_msg(listed(dev, fc_copy[i]), "%s not listed for %s", dev, fc_copy[i]);
 		ck_assert_int_eq(sysfs_flag(dev, "ro"), 1);
 		ck_assert_int_eq(sysfs_flag(dev, "loop/autoclear"), 1);
 		ck_assert_int_eq(sysfs_flag(dev, "loop/dio"), flags ? 1 : 0);
@@ -328,7 +198,7 @@ static void fixtures_through_loop(uint32_t flags)
 		ck_assert_int_eq(check_random_reads(be, ref, len, 0x9e3779b97f4a7c15ull + i, 60),
 				 0);
 		eshare_backend_close(be);
-		ck_assert_msg(wait_gone(dev, g_copy[i], 5000), "%s still bound after close", dev);
+		ck_assert_msg(wait_gone(dev, fc_copy[i], 5000), "%s still bound after close", dev);
 		free(dev);
 		free(ref);
 	}
@@ -349,10 +219,10 @@ END_TEST
 
 START_TEST(test_loop_legacy)
 {
-	const char *file = copy_named("lz4.erofs");
+	const char *file = fc_named("lz4.erofs");
 	eshare_backend *be;
 	size_t len;
-	unsigned char *ref = slurp(file, &len);
+	unsigned char *ref = fc_slurp(file, &len);
 	char *dev;
 
 	ck_assert_int_eq(eshare_loop_open_legacy(&be, file, NULL), 0);
@@ -398,7 +268,7 @@ START_TEST(test_loop_concurrent_opens)
 	for (int round = 0; round < 5; round++) {
 		pthread_barrier_init(&bar, NULL, NTHREADS);
 		for (int i = 0; i < NTHREADS; i++) {
-			o[i] = (struct opener){ &bar, g_copy[(i + round) % g_n], NULL, -1 };
+			o[i] = (struct opener){ &bar, fc_copy[(i + round) % fc_n], NULL, -1 };
 			ck_assert_int_eq(pthread_create(&t[i], NULL, open_thread, &o[i]), 0);
 		}
 		for (int i = 0; i < NTHREADS; i++)
@@ -406,7 +276,7 @@ START_TEST(test_loop_concurrent_opens)
 		pthread_barrier_destroy(&bar);
 		for (int i = 0; i < NTHREADS; i++) {
 			size_t len;
-			unsigned char *ref = slurp(o[i].file, &len);
+			unsigned char *ref = fc_slurp(o[i].file, &len);
 
 			ck_assert_int_eq(o[i].rc, 0);
 			ck_assert(listed(eshare_backend_device_path(o[i].be), o[i].file));
@@ -430,7 +300,7 @@ END_TEST
 
 START_TEST(test_loop_sigkill)
 {
-	const char *file = copy_named("zstd.erofs");
+	const char *file = fc_named("zstd.erofs");
 	char dev[64] = "";
 	int pfd[2], status;
 	ssize_t n;
@@ -470,15 +340,15 @@ END_TEST
 
 START_TEST(test_loop_existing)
 {
-	const char *file = copy_named("plain-4k.erofs");
+	const char *file = fc_named("plain-4k.erofs");
 	char cmd[PATH_MAX + 64], *dev;
 	eshare_backend *be;
 	size_t len;
-	unsigned char *ref = slurp(file, &len);
+	unsigned char *ref = fc_slurp(file, &len);
 	int rc;
 
 	snprintf(cmd, sizeof(cmd), "losetup -r -f --show '%s'", file);
-	dev = cmd_line(cmd);
+	dev = fc_cmd_line(cmd);
 	ck_assert(is_loop_path(dev));
 	ck_assert(listed(dev, file));
 	for (int direct = 0; direct < 2; direct++) {
@@ -530,9 +400,9 @@ static void *read_thread(void *arg)
 
 START_TEST(test_loop_parallel_reads)
 {
-	const char *file = copy_named("plain-512.erofs");
+	const char *file = fc_named("plain-512.erofs");
 	size_t len;
-	unsigned char *ref = slurp(file, &len);
+	unsigned char *ref = fc_slurp(file, &len);
 
 	for (int direct = 0; direct < 2; direct++) {
 		struct eshare_blockdev_opts opts = ESHARE_BLOCKDEV_OPTS_INIT;
@@ -570,24 +440,24 @@ START_TEST(test_loop_errors)
 	eshare_backend *be = NULL;
 	char missing[PATH_MAX];
 
-	snprintf(missing, sizeof(missing), "%s/none.erofs", g_dir);
+	snprintf(missing, sizeof(missing), "%s/none.erofs", fc_dir);
 	ck_assert_int_eq(eshare_backend_open_loop(&be, missing, NULL), -ENOENT);
-	ck_assert_int_eq(eshare_backend_open_loop(&be, g_dir, NULL), -EISDIR);
+	ck_assert_int_eq(eshare_backend_open_loop(&be, fc_dir, NULL), -EISDIR);
 	ck_assert_int_eq(eshare_backend_open_loop(&be, "/dev/null", NULL), -EINVAL);
-	ck_assert_int_eq(eshare_backend_open_loop(NULL, g_copy[0], NULL), -EINVAL);
+	ck_assert_int_eq(eshare_backend_open_loop(NULL, fc_copy[0], NULL), -EINVAL);
 	ck_assert_int_eq(eshare_backend_open_loop(&be, NULL, NULL), -EINVAL);
 	opts.flags = 0x80;
-	ck_assert_int_eq(eshare_backend_open_loop(&be, g_copy[0], &opts), -EINVAL);
-	ck_assert_int_eq(eshare_backend_open_loop(&be, g_copy[0], &big.o), -E2BIG);
+	ck_assert_int_eq(eshare_backend_open_loop(&be, fc_copy[0], &opts), -EINVAL);
+	ck_assert_int_eq(eshare_backend_open_loop(&be, fc_copy[0], &big.o), -E2BIG);
 	opts.size = 2;
 	opts.flags = 0;
-	ck_assert_int_eq(eshare_backend_open_loop(&be, g_copy[0], &opts), -EINVAL);
+	ck_assert_int_eq(eshare_backend_open_loop(&be, fc_copy[0], &opts), -EINVAL);
 	ck_assert_ptr_null(be);
 	/* A larger struct with a zero tail is fine. */
 	big.extra = 0;
-	ck_assert_int_eq(eshare_backend_open_loop(&be, g_copy[0], &big.o), 0);
+	ck_assert_int_eq(eshare_backend_open_loop(&be, fc_copy[0], &big.o), 0);
 	eshare_backend_close(be);
-	ck_assert_int_eq(eshare_backend_open(&be, "loop", g_copy[1]), 0);
+	ck_assert_int_eq(eshare_backend_open(&be, "loop", fc_copy[1]), 0);
 	ck_assert_str_eq(eshare_backend_name(be), "loop");
 	ck_assert(is_loop_path(eshare_backend_device_path(be)));
 	eshare_backend_close(be);
@@ -602,8 +472,8 @@ static Suite *loop_suite(void)
 	Suite *s = suite_create("loop");
 	TCase *tc = tcase_create("loop");
 
-	tcase_add_unchecked_fixture(tc, copies_setup, copies_teardown);
-	tcase_add_checked_fixture(tc, detach_leftovers, NULL);
+	tcase_add_unchecked_fixture(tc, copies_setup, fc_teardown);
+	tcase_add_checked_fixture(tc, fc_detach_leftovers, NULL);
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_loop_fixtures);
 	tcase_add_test(tc, test_loop_fixtures_direct);
