@@ -7,8 +7,17 @@
  * pages it covers whole are stored complete, the page where it ends is
  * stored partial (its valid prefix), to be completed by the next extent's
  * decode instead of decoding this one again.
+ *
+ * A shared object under VERIFY or COMPUTE carries a proof: the SHA-256 of
+ * each page of the content its first member hashed to the fingerprint.
+ * Every page a fill produces for it is checked against the proof before
+ * any reader can see it; a page that fails is never cached, and the fill
+ * reports that the reading member's image no longer gives the proven bytes
+ * (share.c then takes the member out).  Pages held partial are never read
+ * by anyone but a fill, and the page they complete is checked whole.
  */
 #include <limits.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,7 +31,55 @@ struct fill_ctx {
 	eshare_image *img;
 	struct ef_inode *ei;
 	uint64_t obj;
+	struct read_ctx *rd;
 };
+
+int eshare_page_digest(const void *data, uint32_t len, uint8_t out[PAGE_DIGEST_LEN])
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != PAGE_DIGEST_LEN)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Whether @len bytes at @data are what the proof holds for page @index. */
+static bool page_proven(const struct page_proof *pp, uint64_t index, const void *data,
+			uint32_t len)
+{
+	uint8_t d[PAGE_DIGEST_LEN];
+
+	if (index >= pp->npages || eshare_page_digest(data, len, d))
+		return false;
+	return !memcmp(d, pp->digest[index], PAGE_DIGEST_LEN);
+}
+
+/* The valid length of page @index of @ei: what its digest covers. */
+static uint32_t page_len(const struct ef_inode *ei, uint64_t index)
+{
+	uint64_t ps = index << PC_PAGE_SHIFT;
+
+	if (ps >= ei->size)
+		return 0;
+	return ei->size - ps < PC_PAGE_SIZE ? (uint32_t)(ei->size - ps) : PC_PAGE_SIZE;
+}
+
+/*
+ * Store a page this fill decoded from the reading member's own image: a
+ * proven object takes it only if it matches its proof; one that does not
+ * marks the member failed.
+ */
+static void put_own(struct fill_ctx *f, uint64_t index, const void *data, uint32_t valid,
+		    bool complete)
+{
+	const struct page_proof *pp = f->rd->proof;
+
+	if (pp && complete && !page_proven(pp, index, data, valid)) {
+		f->rd->failed = true;
+		return;
+	}
+	pc_put(f->img->domain->cache, f->obj, index, data, valid, complete);
+}
 
 static struct pc_cache *img_cache(eshare_image *img)
 {
@@ -87,8 +144,7 @@ static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index,
 
 			if (valid < PC_PAGE_SIZE && !last)
 				break;
-			pc_put(img_cache(f->img), f->obj, index + (off >> PC_PAGE_SHIFT), buf + off,
-			       valid, true);
+			put_own(f, index + (off >> PC_PAGE_SHIFT), buf + off, valid, true);
 		}
 	}
 	ef_scratch_put(s);
@@ -118,20 +174,27 @@ static void keep_pages(struct fill_ctx *f, const struct ef_map *m, const uint8_t
 		if (q == index)
 			continue;
 		if (qs >= m->la) {
-			pc_put(c, f->obj, q, data + (qs - m->la), (uint32_t)(e - qs), e == qe);
+			put_own(f, q, data + (qs - m->la), (uint32_t)(e - qs), e == qe);
 			continue;
 		}
-		/* the extent starts inside page q: join the prefix held partial */
+		/*
+		 * The extent starts inside page q: join the prefix held partial.
+		 * That prefix may come from another member's fill, so a page that
+		 * fails its proof here blames no one: it is just not kept.
+		 */
 		if (pc_peek_partial(c, f->obj, q, tmp) >= m->la - qs) {
 			memcpy(tmp + (m->la - qs), data, e - m->la);
+			if (e == qe && f->rd->proof &&
+			    !page_proven(f->rd->proof, q, tmp, (uint32_t)(e - qs)))
+				continue;
 			pc_put(c, f->obj, q, tmp, (uint32_t)(e - qs), e == qe);
 		}
 	}
 }
 
-static int fill_page(void *user, uint64_t index, void *pagebuf)
+static int fill_page_once(struct fill_ctx *f, uint64_t index, void *pagebuf, bool skip_partial,
+			  bool *used_partial)
 {
-	struct fill_ctx *f = user;
 	struct ef_fs *fs = f->img->fs;
 	uint8_t *page = pagebuf;
 	uint64_t pstart = index << PC_PAGE_SHIFT;
@@ -143,8 +206,13 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 		memset(page, 0, PC_PAGE_SIZE);
 		return 0;
 	}
-	if (ef_inode_is_compressed(f->ei))
-		pos += pc_peek_partial(img_cache(f->img), f->obj, index, page);
+	*used_partial = false;
+	if (ef_inode_is_compressed(f->ei) && !skip_partial) {
+		uint32_t n = pc_peek_partial(img_cache(f->img), f->obj, index, page);
+
+		pos += n;
+		*used_partial = n != 0;
+	}
 	while (pos < end) {
 		struct ef_map m;
 		struct ef_scratch *s;
@@ -190,18 +258,44 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 	return 0;
 }
 
-int eshare_cached_read(eshare_image *img, struct ef_inode *ei, uint64_t obj, void *buf,
+static int fill_page(void *user, uint64_t index, void *pagebuf)
+{
+	struct fill_ctx *f = user;
+	const struct page_proof *pp = f->rd->proof;
+	bool used_partial = false;
+	int rc;
+
+	/* the hash pass copies what its file's private object holds already */
+	if (f->rd->copy_from && pc_peek_complete(img_cache(f->img), f->rd->copy_from, index, pagebuf))
+		return 0;
+	rc = fill_page_once(f, index, pagebuf, false, &used_partial);
+	if (rc || !pp || f->rd->failed)
+		return rc ? rc : f->rd->failed ? -ESHARE_EPROOF : 0;
+	if (page_proven(pp, index, pagebuf, page_len(f->ei, index)))
+		return 0;
+	if (used_partial) {
+		/* the prefix held partial may be another member's: decode it all */
+		rc = fill_page_once(f, index, pagebuf, true, &used_partial);
+		if (rc)
+			return rc;
+		if (!f->rd->failed && page_proven(pp, index, pagebuf, page_len(f->ei, index)))
+			return 0;
+	}
+	f->rd->failed = true;
+	return -ESHARE_EPROOF;
+}
+
+int eshare_cached_read(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd, void *buf,
 		       size_t len, uint64_t off)
 {
-	struct fill_ctx f = { img, ei, obj };
+	struct fill_ctx f = { img, ei, rd->obj, rd };
 
-	return pc_read_range(img_cache(img), obj, off, len, buf, fill_page, &f);
+	return pc_read_range(img_cache(img), rd->obj, off, len, buf, fill_page, &f);
 }
 
 ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 {
 	eshare_image *img;
-	uint64_t obj;
 	int rc;
 
 	if (!ino || (!buf && len))
@@ -217,10 +311,30 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 		len = (size_t)(ino->ei.size - off);
 	if (len > (size_t)SSIZE_MAX)
 		len = (size_t)SSIZE_MAX & ~(size_t)(PC_PAGE_SIZE - 1);
-	rc = eshare_bind(img, &ino->ei, &obj);
-	if (rc)
-		return rc;
-	rc = eshare_cached_read(img, &ino->ei, obj, buf, len, off);
+	/*
+	 * A fill of a shared page that fails its proof is never cached.  If
+	 * this member's image gave the wrong bytes, it leaves the shared
+	 * object and the read starts again from its private one; if another
+	 * member's fill failed while this read waited for it, this read fills
+	 * the page itself.  Either way a few attempts settle it.
+	 */
+	for (unsigned attempt = 0;; attempt++) {
+		struct read_ctx rd = { 0 };
+		struct binding *b;
+
+		rc = eshare_bind(img, &ino->ei, &rd, &b);
+		if (rc)
+			return rc;
+		rc = eshare_cached_read(img, &ino->ei, &rd, buf, len, off);
+		if (rc != -ESHARE_EPROOF)
+			break;
+		if (rd.failed)
+			eshare_share_leave(img, b, rd.obj);
+		if (attempt == 7) {
+			rc = -EIO;
+			break;
+		}
+	}
 	if (rc)
 		return rc;
 	counter_add(&img->cnt.logical_bytes, len);

@@ -58,9 +58,9 @@ static int io_read_meta(void *ctx, void *buf, size_t len, uint64_t off)
 static int io_read_internal(void *ctx, struct ef_inode *ino, void *buf, size_t len, uint64_t off)
 {
 	eshare_image *img = ctx;
-	uint64_t obj = img->internal_obj[ino->internal == EF_INTERNAL_PACKED ? 0 : 1];
+	struct read_ctx rd = { .obj = img->internal_obj[ino->internal == EF_INTERNAL_PACKED ? 0 : 1] };
 
-	return eshare_cached_read(img, ino, obj, buf, len, off);
+	return eshare_cached_read(img, ino, &rd, buf, len, off);
 }
 
 static void io_report(void *ctx, uint64_t nid, const char *why)

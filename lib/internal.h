@@ -26,14 +26,31 @@ struct eshare_counters {
 	atomic_uint_least64_t verify_failures;
 };
 
+/* A fill of a proven page that did not match its proof (never returned by the API). */
+#define ESHARE_EPROOF EKEYREJECTED
+#define PAGE_DIGEST_LEN 32
+
+/*
+ * What proves each page of a shared content: the SHA-256 of its valid
+ * bytes, taken in the same pass that hashed the whole content to its
+ * fingerprint.  Immutable once published.
+ */
+struct page_proof {
+	uint64_t npages;
+	uint8_t (*digest)[PAGE_DIGEST_LEN];
+};
+
 /* A shared object: one cached copy of a content, keyed by (fingerprint, size). */
 struct shobj {
 	struct shobj *hnext;
 	uint8_t fp[64];
 	uint8_t fplen;
+	bool linked; /* in the domain's table */
 	uint64_t size;
 	uint64_t obj;
-	uint64_t nmembers;
+	uint64_t nmembers; /* members reading through it now */
+	uint64_t nrefs;    /* bindings that point at it: members and those that left */
+	struct page_proof proof; /* npages 0: fills are trusted (TRUST) */
 };
 
 /* Same-size candidates not hashed yet (only one of their size so far). */
@@ -71,13 +88,17 @@ struct binding {
 	struct ef_inode ei;
 	atomic_uint_least64_t obj; /* what readers use now */
 	uint64_t priv_obj;          /* its private object, 0 once dropped */
-	struct shobj *sh;
+	struct shobj *sh; /* the shared object it joined (kept after leaving it) */
 	struct binding *cand_next;
 	uint8_t state;
 	bool counted;
 	bool claim; /* counted in nclaim, not nplain */
+	bool left;  /* a fill from its image failed the proof: reads privately */
+	bool ondisk; /* fp[] came from the image */
+	bool proven; /* sum[] holds the SHA-256 of its own bytes */
 	uint8_t fplen;
 	uint8_t fp[64];
+	uint8_t sum[32];
 };
 
 struct eshare_image {
@@ -109,18 +130,33 @@ void eshare_image_unref(eshare_image *img);
 void eshare_log(eshare_domain *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* How one read goes through the cache (file.c). */
+struct read_ctx {
+	uint64_t obj;                   /* the object read through */
+	const struct page_proof *proof; /* what its fills must match, or NULL */
+	uint64_t copy_from;             /* hash pass: complete pages to copy, or 0 */
+	bool failed;                    /* out: this image's bytes failed the proof */
+};
+
 /* share.c */
-/* The object regular file @ei of @img reads through now (decided on first use). */
-int eshare_bind(eshare_image *img, struct ef_inode *ei, uint64_t *obj);
+/*
+ * The object regular file @ei of @img reads through now (decided on first
+ * use), in rd->obj and rd->proof; *@bp its binding (alive with the image).
+ */
+int eshare_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd, struct binding **bp);
+/* A fill of @obj from @b's image failed its proof: @b leaves it, reported. */
+void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj);
 void eshare_unbind_all(eshare_image *img);
 void eshare_share_stats(eshare_domain *d, uint64_t *objects, uint64_t *members);
 void eshare_share_destroy(eshare_domain *d);
 int eshare_inode_new(eshare_inode **out, eshare_image *img, uint64_t nid);
 
 /* file.c */
-/* Read [off, off+len) of @ei (within its size) through the cache object @obj. */
-int eshare_cached_read(eshare_image *img, struct ef_inode *ei, uint64_t obj, void *buf,
+/* Read [off, off+len) of @ei (within its size) as @rd says. */
+int eshare_cached_read(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd, void *buf,
 		       size_t len, uint64_t off);
+/* SHA-256 of @len bytes: a page's digest. 0 or -ENOMEM. */
+int eshare_page_digest(const void *data, uint32_t len, uint8_t out[PAGE_DIGEST_LEN]);
 
 /* util */
 int eshare_copy_struct(void *dst, size_t ksize, const void *src, size_t usize);

@@ -173,45 +173,100 @@ static struct sizeent *size_find(eshare_domain *d, uint64_t size, bool create)
 
 /* ---- hashing ---- */
 
-static int hash_file(eshare_image *img, struct binding *b, uint8_t out[FP_LEN])
+/* What one hash pass over a file produced. */
+struct hash_result {
+	uint8_t sum[FP_LEN];
+	uint64_t obj;            /* the object its pages went to (join pass), or 0 */
+	struct page_proof proof; /* per-page digests (join pass) */
+};
+
+static void hash_result_release(eshare_domain *d, struct hash_result *hr)
 {
+	if (hr->obj)
+		pc_object_drop(d->cache, hr->obj);
+	free(hr->proof.digest);
+	hr->obj = 0;
+	hr->proof.digest = NULL;
+}
+
+/*
+ * Hash @b's content.  A join pass (@join) reads it through a new object
+ * that nobody else fills, copying pages its private object holds already,
+ * and takes each page's digest on the way: the pages that object keeps are
+ * exactly bytes that were hashed, so it can become the shared object's
+ * cache, and the digests its proof.  Otherwise the bytes go through a
+ * throw-away object.
+ */
+static int hash_file(eshare_image *img, struct binding *b, bool join, struct hash_result *hr)
+{
+	eshare_domain *d = img->domain;
+	uint64_t size = b->ei.size;
+	uint64_t npages = (size + PC_PAGE_SIZE - 1) >> PC_PAGE_SHIFT;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	uint8_t *buf = malloc(HASH_CHUNK);
+	struct read_ctx rd = { .copy_from = b->priv_obj };
 	unsigned int mdlen = 0;
 	int rc = 0;
 
-	if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+	memset(hr, 0, sizeof(*hr));
+	rd.obj = pc_object_new(d->cache, PC_CLASS_DATA);
+	if (join) {
+		hr->proof.digest = calloc(npages ? npages : 1, PAGE_DIGEST_LEN);
+		hr->proof.npages = npages;
+	}
+	if (!md || !buf || (join && !hr->proof.digest) ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (uint64_t off = 0; off < b->ei.size;) {
-		size_t n = b->ei.size - off < HASH_CHUNK ? (size_t)(b->ei.size - off) : HASH_CHUNK;
+	for (uint64_t off = 0; off < size;) {
+		size_t n = size - off < HASH_CHUNK ? (size_t)(size - off) : HASH_CHUNK;
 
-		rc = eshare_cached_read(img, &b->ei, b->priv_obj, buf, n, off);
+		rc = eshare_cached_read(img, &b->ei, &rd, buf, n, off);
 		if (rc)
 			goto out;
 		if (EVP_DigestUpdate(md, buf, n) != 1) {
 			rc = -ENOMEM;
 			goto out;
 		}
+		/* HASH_CHUNK is whole pages, so every chunk starts a page */
+		for (size_t k = 0; join && k < n; k += PC_PAGE_SIZE) {
+			uint32_t plen = n - k < PC_PAGE_SIZE ? (uint32_t)(n - k) : PC_PAGE_SIZE;
+
+			rc = eshare_page_digest(buf + k, plen,
+						hr->proof.digest[(off + k) >> PC_PAGE_SHIFT]);
+			if (rc)
+				goto out;
+		}
 		off += n;
 	}
-	memcpy(out, FP_PREFIX, 7);
-	if (EVP_DigestFinal_ex(md, out + 7, &mdlen) != 1 || mdlen != 32)
+	memcpy(hr->sum, FP_PREFIX, 7);
+	if (EVP_DigestFinal_ex(md, hr->sum + 7, &mdlen) != 1 || mdlen != 32)
 		rc = -ENOMEM;
-	counter_add(&img->cnt.hashed_bytes, b->ei.size);
-	counter_add(&img->domain->cnt.hashed_bytes, b->ei.size);
+	counter_add(&img->cnt.hashed_bytes, size);
+	counter_add(&d->cnt.hashed_bytes, size);
 out:
+	if (join && !rc)
+		hr->obj = rd.obj;
+	else
+		pc_object_drop(d->cache, rd.obj);
+	if (rc)
+		hash_result_release(d, hr);
 	EVP_MD_CTX_free(md);
 	free(buf);
 	return rc;
 }
 
-/* Make @b a member of the shared object for its key, creating it if new. */
-static int join(eshare_domain *d, eshare_image *img, struct binding *b)
+/*
+ * Make @b a member of the shared object for its key, creating it if new.
+ * @hr (VERIFY, COMPUTE, hashed files) hands over the hash pass's object and
+ * proof to a new shared object; without it (TRUST) the first member's
+ * private pages become the shared ones and fills are not checked.
+ */
+static int join(eshare_domain *d, eshare_image *img, struct binding *b, struct hash_result *hr)
 {
 	struct shobj *sh = sh_find(d, b->fp, b->fplen, b->ei.size);
-	uint64_t old = 0;
+	uint64_t old = b->priv_obj;
 
 	if (!sh) {
 		if ((d->sh_n + 1) * 2 > d->sh_cap && sh_grow(d))
@@ -222,28 +277,35 @@ static int join(eshare_domain *d, eshare_image *img, struct binding *b)
 		memcpy(sh->fp, b->fp, b->fplen);
 		sh->fplen = b->fplen;
 		sh->size = b->ei.size;
-		/* the first member's cached pages become the shared ones */
-		sh->obj = b->priv_obj;
+		if (hr) {
+			sh->obj = hr->obj;
+			sh->proof = hr->proof;
+			hr->obj = 0;
+			hr->proof.digest = NULL;
+		} else {
+			sh->obj = b->priv_obj;
+			old = 0;
+		}
 		size_t k = key_hash(sh->fp, sh->fplen, sh->size) & (d->sh_cap - 1);
 
 		sh->hnext = d->sh[k];
 		d->sh[k] = sh;
+		sh->linked = true;
 		d->sh_n++;
-	} else if (sh->obj != b->priv_obj) {
-		old = b->priv_obj;
 	}
 	sh->nmembers++;
+	sh->nrefs++;
 	d->sh_members++;
 	pthread_rwlock_wrlock(&img->bind_lock);
 	b->sh = sh;
 	b->state = BIND_SHARED;
+	b->priv_obj = 0;
 	atomic_store_explicit(&b->obj, sh->obj, memory_order_release);
 	pthread_rwlock_unlock(&img->bind_lock);
-	if (old) {
+	if (old && old != sh->obj) {
 		/* readers that still use the private object read correct bytes;
 		 * its pages just stop being kept */
 		pc_object_drop(d->cache, old);
-		b->priv_obj = 0;
 	}
 	return 0;
 }
@@ -259,11 +321,14 @@ static void set_state(eshare_image *img, struct binding *b, uint8_t state)
  * Give a hashed candidate its key and join (under share_lock).  A VERIFY
  * mismatch keeps the file private.
  */
-static int finish(eshare_domain *d, struct binding *b, const uint8_t sum[FP_LEN])
+static int finish(eshare_domain *d, struct binding *b, struct hash_result *hr)
 {
 	eshare_image *img = b->img;
 
-	if (b->fplen && (b->fplen != FP_LEN || memcmp(b->fp, sum, FP_LEN))) {
+	memcpy(b->sum, hr->sum + 7, sizeof(b->sum));
+	b->proven = true;
+	if (b->fplen && (b->fplen != FP_LEN || memcmp(b->fp, hr->sum, FP_LEN))) {
+		b->ondisk = false; /* what the image claims is not what it holds */
 		counter_add(&img->cnt.verify_failures, 1);
 		counter_add(&d->cnt.verify_failures, 1);
 		eshare_log(d, ESHARE_LOG_WARNING,
@@ -275,9 +340,9 @@ static int finish(eshare_domain *d, struct binding *b, const uint8_t sum[FP_LEN]
 			return 0;
 		}
 	}
-	memcpy(b->fp, sum, FP_LEN);
+	memcpy(b->fp, hr->sum, FP_LEN);
 	b->fplen = FP_LEN;
-	return join(d, img, b);
+	return join(d, img, b, hr);
 }
 
 static void cand_remove(eshare_domain *d, struct binding *b)
@@ -341,12 +406,14 @@ static int decide(eshare_domain *d, eshare_image *img, struct binding *b, struct
 		return 0;
 	}
 	n = ef_get_fingerprint(img->fs, &b->ei, b->fp, sizeof(b->fp));
-	if (n > 0)
+	if (n > 0) {
 		b->fplen = (uint8_t)n; /* believed (TRUST) or checked against the sum */
-	else if (n != -ENODATA && n != -ERANGE)
+		b->ondisk = true;
+	} else if (n != -ENODATA && n != -ERANGE) {
 		return (int)n;
+	}
 	if (d->opts.policy == ESHARE_SHARE_TRUST && b->fplen)
-		return join(d, img, b);
+		return join(d, img, b, NULL);
 	/*
 	 * Hash only when the file can match another: a same-size file with no
 	 * fingerprint to go by, or (VERIFY) another claim of the same
@@ -395,38 +462,35 @@ static void settle_all(eshare_domain *d, struct binding *todo)
 	while (todo) {
 		struct binding *b = todo;
 		eshare_image *img = b->img;
-		uint8_t sum[FP_LEN];
+		struct hash_result hr;
 		int rc;
 
 		todo = b->cand_next;
 		b->cand_next = NULL;
-		rc = hash_file(img, b, sum);
+		rc = hash_file(img, b, true, &hr);
 		pthread_mutex_lock(&d->share_lock);
 		if (!rc)
-			rc = finish(d, b, sum);
+			rc = finish(d, b, &hr);
 		if (rc)
 			set_state(img, b, BIND_PRIVATE); /* rather than fail a read */
 		pthread_mutex_unlock(&d->share_lock);
+		hash_result_release(d, &hr);
 		eshare_image_unref(img);
 	}
 }
 
-int eshare_bind(eshare_image *img, struct ef_inode *ei, uint64_t *obj)
+/* What a reader of @b uses now (under bind_lock). */
+static void read_view(struct binding *b, struct read_ctx *rd)
+{
+	rd->obj = atomic_load_explicit(&b->obj, memory_order_acquire);
+	rd->proof = b->state == BIND_SHARED && b->sh->proof.digest ? &b->sh->proof : NULL;
+}
+
+static int bind_get(eshare_image *img, struct ef_inode *ei, struct binding **bp)
 {
 	eshare_domain *d = img->domain;
-	struct binding *b, *todo = NULL;
-	int rc = 0;
+	struct binding *b;
 
-	pthread_rwlock_rdlock(&img->bind_lock);
-	b = bind_find(img, ei->nid);
-	if (b && b->state != BIND_NEW) {
-		*obj = atomic_load_explicit(&b->obj, memory_order_acquire);
-		pthread_rwlock_unlock(&img->bind_lock);
-		return 0;
-	}
-	pthread_rwlock_unlock(&img->bind_lock);
-
-	pthread_mutex_lock(&d->share_lock);
 	pthread_rwlock_wrlock(&img->bind_lock);
 	b = bind_find(img, ei->nid);
 	if (!b) {
@@ -443,24 +507,82 @@ int eshare_bind(eshare_image *img, struct ef_inode *ei, uint64_t *obj)
 				pc_object_drop(d->cache, b->priv_obj);
 			free(b);
 			pthread_rwlock_unlock(&img->bind_lock);
-			pthread_mutex_unlock(&d->share_lock);
 			return -ENOMEM;
 		}
 	}
 	pthread_rwlock_unlock(&img->bind_lock);
+	*bp = b;
+	return 0;
+}
+
+int eshare_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd, struct binding **bp)
+{
+	eshare_domain *d = img->domain;
+	struct binding *b, *todo = NULL;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&img->bind_lock);
+	b = bind_find(img, ei->nid);
+	if (b && b->state != BIND_NEW) {
+		read_view(b, rd);
+		pthread_rwlock_unlock(&img->bind_lock);
+		*bp = b;
+		return 0;
+	}
+	pthread_rwlock_unlock(&img->bind_lock);
+
+	pthread_mutex_lock(&d->share_lock);
+	rc = bind_get(img, ei, &b);
+	if (rc) {
+		pthread_mutex_unlock(&d->share_lock);
+		return rc;
+	}
 	if (b->state == BIND_NEW) {
 		rc = decide(d, img, b, &todo);
 		/* an error deciding is not kept: the file reads privately */
 		if (rc && b->state == BIND_NEW)
 			set_state(img, b, BIND_PRIVATE);
 	}
-	*obj = atomic_load_explicit(&b->obj, memory_order_acquire);
 	pthread_mutex_unlock(&d->share_lock);
-	/* this read goes through the private object; the next ones, the shared */
+	/* hashing the queued files may take a while: no lock held */
 	settle_all(d, todo);
-	if (todo)
-		*obj = atomic_load_explicit(&b->obj, memory_order_acquire);
+	pthread_rwlock_rdlock(&img->bind_lock);
+	read_view(b, rd);
+	pthread_rwlock_unlock(&img->bind_lock);
+	*bp = b;
 	return rc;
+}
+
+void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
+{
+	eshare_domain *d = img->domain;
+	struct shobj *sh = b->sh;
+
+	pthread_mutex_lock(&d->share_lock);
+	if (b->state != BIND_SHARED || b->left || !sh || sh->obj != obj) {
+		/* another reader of this file took it out already */
+		pthread_mutex_unlock(&d->share_lock);
+		return;
+	}
+	pthread_rwlock_wrlock(&img->bind_lock);
+	b->left = true;
+	b->state = BIND_PRIVATE;
+	b->priv_obj = pc_object_new(d->cache, PC_CLASS_DATA);
+	atomic_store_explicit(&b->obj, b->priv_obj, memory_order_release);
+	pthread_rwlock_unlock(&img->bind_lock);
+	d->sh_members--;
+	if (--sh->nmembers == 0 && sh->linked) {
+		sh_unlink(d, sh);
+		sh->linked = false;
+		pc_object_drop(d->cache, sh->obj);
+	}
+	counter_add(&img->cnt.verify_failures, 1);
+	counter_add(&d->cnt.verify_failures, 1);
+	pthread_mutex_unlock(&d->share_lock);
+	eshare_log(d, ESHARE_LOG_WARNING,
+		   "%s: nid %llu: a page of a shared file read other bytes than were proven "
+		   "when it joined; it leaves the shared object and reads privately",
+		   img->name, (unsigned long long)b->nid);
 }
 
 /* The image is going away: leave every shared object, drop private pages. */
@@ -484,17 +606,23 @@ void eshare_unbind_all(eshare_image *img)
 			else if (e)
 				e->nplain--;
 		}
+		if (b->priv_obj)
+			pc_object_drop(d->cache, b->priv_obj);
 		if (b->sh) {
 			struct shobj *sh = b->sh;
 
-			d->sh_members--;
-			if (--sh->nmembers == 0) {
-				sh_unlink(d, sh);
-				pc_object_drop(d->cache, sh->obj);
+			if (!b->left) {
+				d->sh_members--;
+				if (--sh->nmembers == 0 && sh->linked) {
+					sh_unlink(d, sh);
+					sh->linked = false;
+					pc_object_drop(d->cache, sh->obj);
+				}
+			}
+			if (--sh->nrefs == 0) {
+				free(sh->proof.digest);
 				free(sh);
 			}
-		} else if (b->priv_obj) {
-			pc_object_drop(d->cache, b->priv_obj);
 		}
 		free(b);
 	}
@@ -524,4 +652,92 @@ void eshare_share_destroy(eshare_domain *d)
 	}
 	free(d->sz);
 	free(d->sh);
+}
+
+int eshare_file_identity(eshare_inode *ino, unsigned flags, struct eshare_file_identity *id)
+{
+	struct eshare_file_identity out = ESHARE_FILE_IDENTITY_INIT;
+	eshare_image *img;
+	eshare_domain *d;
+	struct read_ctx rd = { 0 };
+	struct binding *b;
+	uint8_t fp[64];
+	ssize_t fplen = 0;
+	bool proven;
+	uint32_t size;
+	int rc;
+
+	if (!ino || !id || id->size < 8 || (flags & ~ESHARE_IDENTITY_COMPUTE) ||
+	    !S_ISREG(ino->ei.mode))
+		return -EINVAL;
+	img = ino->img;
+	d = img->domain;
+	rc = eshare_bind(img, &ino->ei, &rd, &b);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&d->share_lock);
+	proven = b->proven;
+	pthread_mutex_unlock(&d->share_lock);
+	if (!proven && (flags & ESHARE_IDENTITY_COMPUTE)) {
+		struct hash_result hr;
+
+		rc = hash_file(img, b, false, &hr);
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&d->share_lock);
+		if (!b->proven) {
+			memcpy(b->sum, hr.sum + 7, sizeof(b->sum));
+			b->proven = true;
+		}
+		pthread_mutex_unlock(&d->share_lock);
+	}
+
+	pthread_mutex_lock(&d->share_lock);
+	out.object = atomic_load_explicit(&b->obj, memory_order_acquire);
+	out.file_size = b->ei.size;
+	if (b->state == BIND_SHARED)
+		out.flags |= ESHARE_IDENTITY_SHARED;
+	if (b->proven) {
+		memcpy(fp, FP_PREFIX, 7);
+		memcpy(fp + 7, b->sum, sizeof(b->sum));
+		fplen = FP_LEN;
+		out.flags |= ESHARE_IDENTITY_PROVEN;
+		if (b->ondisk && b->fplen == FP_LEN && !memcmp(b->fp, fp, FP_LEN))
+			out.flags |= ESHARE_IDENTITY_ONDISK;
+	} else if (b->fplen) {
+		memcpy(fp, b->fp, b->fplen);
+		fplen = b->fplen;
+		if (b->ondisk)
+			out.flags |= ESHARE_IDENTITY_ONDISK;
+	}
+	pthread_mutex_unlock(&d->share_lock);
+	if (!fplen) {
+		/* sharing off: the image's claim was never looked at */
+		fplen = ef_get_fingerprint(img->fs, &ino->ei, fp, sizeof(fp));
+		if (fplen > 0)
+			out.flags |= ESHARE_IDENTITY_ONDISK;
+		else if (fplen != -ENODATA && fplen != -ERANGE)
+			return (int)fplen;
+		else
+			fplen = 0;
+	}
+	if (fplen == FP_LEN && !memcmp(fp, FP_PREFIX, 7)) {
+		static const char hex[] = "0123456789abcdef";
+		char *p = out.fingerprint;
+
+		memcpy(p, FP_PREFIX, 7);
+		p += 7;
+		for (unsigned i = 0; i < 32; i++) {
+			*p++ = hex[fp[7 + i] >> 4];
+			*p++ = hex[fp[7 + i] & 15];
+		}
+		*p = 0;
+	} else {
+		/* a claim of another form: nothing this library can match */
+		out.flags &= ~ESHARE_IDENTITY_ONDISK;
+	}
+	size = id->size;
+	memcpy(id, &out, size < sizeof(out) ? size : sizeof(out));
+	id->size = size;
+	return 0;
 }

@@ -326,6 +326,60 @@ ESHARE_API int eshare_stat(eshare_inode *ino, struct eshare_stat *st);
  */
 ESHARE_API ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off);
 
+/** What the domain knows of a regular file's content (eshare_file_identity()). */
+struct eshare_file_identity {
+	/** sizeof(struct eshare_file_identity) as the caller knows it. */
+	uint32_t size;
+	/** ESHARE_IDENTITY_* bits. */
+	uint32_t flags;
+	/**
+	 * The cached object the file reads through now.  Two regular files of
+	 * one domain read through one object exactly when their values are
+	 * equal; ids are never reused within a domain.  It changes only when
+	 * the file joins a shared object or leaves one.
+	 */
+	uint64_t object;
+	/** The file's size in bytes. */
+	uint64_t file_size;
+	/**
+	 * The content fingerprint, "sha256:" and 64 lowercase hex digits,
+	 * NUL-terminated; empty when the domain has none (not computed yet, or
+	 * an on-disk value of another form).
+	 */
+	char fingerprint[72];
+};
+#define ESHARE_FILE_IDENTITY_INIT { .size = sizeof(struct eshare_file_identity) }
+
+/** The file reads through a shared object (its object may have other members). */
+#define ESHARE_IDENTITY_SHARED 0x1u
+/**
+ * The fingerprint is proven: the library hashed the file's own bytes to it
+ * (VERIFY, COMPUTE, or a computed fingerprint under any policy).  Under
+ * TRUST a shared file's on-disk fingerprint is believed, not proven.
+ */
+#define ESHARE_IDENTITY_PROVEN 0x2u
+/** The fingerprint came from the image (the ishare xattr). */
+#define ESHARE_IDENTITY_ONDISK 0x4u
+
+/** eshare_file_identity() flag: hash the file now if its fingerprint is unknown. */
+#define ESHARE_IDENTITY_COMPUTE 0x1u
+
+/**
+ * Tell what the domain knows of regular file @p ino's content, deciding its
+ * sharing now if no read has yet (as the first eshare_pread() would: it may
+ * hash the file and same-size files of the domain).  With @p flags
+ * ESHARE_IDENTITY_COMPUTE, a file whose fingerprint is not known yet is
+ * hashed (read whole) so that id->fingerprint is filled in, under any
+ * policy; without it nothing is hashed beyond what the policy needs.
+ * id->size must be set; min(id->size, ours) bytes are written, on success
+ * only.
+ * @return 0; -EINVAL for a non-regular file, unknown @p flags or an
+ *         id->size below 8; -EIO, ESHARE_EFSCORRUPTED (reading the file to
+ *         hash it); -ENOMEM.
+ */
+ESHARE_API int eshare_file_identity(eshare_inode *ino, unsigned flags,
+				    struct eshare_file_identity *id);
+
 /**
  * Called for each directory entry; @p name is not NUL-terminated and valid
  * during the call only.  @p next is the cookie that resumes after this

@@ -1418,6 +1418,22 @@ uint32_t pc_peek_partial(struct pc_cache *c, uint64_t obj, uint64_t index, void 
 	return n;
 }
 
+bool pc_peek_complete(struct pc_cache *c, uint64_t obj, uint64_t index, void *buf)
+{
+	uint64_t mo = mix64(obj), h = page_hash(mo, index);
+	struct pc_shard *s = shard_of(c, mo, index);
+	struct pc_page *p;
+	bool found;
+
+	pthread_mutex_lock(&s->lock);
+	p = ht_find(s, h, obj, index);
+	found = p && p->state == PC_COMPLETE;
+	if (found)
+		memcpy(buf, p->data, PC_PAGE_SIZE);
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
 bool pc_contains(struct pc_cache *c, uint64_t obj, uint64_t index)
 {
 	uint64_t mo = mix64(obj), h = page_hash(mo, index);

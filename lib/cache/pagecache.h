@@ -125,6 +125,13 @@ int pc_put(struct pc_cache *c, uint64_t obj, uint64_t index, const void *data, u
  */
 uint32_t pc_peek_partial(struct pc_cache *c, uint64_t obj, uint64_t index, void *buf);
 
+/*
+ * If page @index of @obj is held complete, copy it (PC_PAGE_SIZE bytes,
+ * zeros past its valid ones) into @buf and return true; false if absent
+ * or partial.  Counts neither a hit nor a miss.
+ */
+bool pc_peek_complete(struct pc_cache *c, uint64_t obj, uint64_t index, void *buf);
+
 /* Whether page @index of @obj is held complete (for tests and stats). */
 bool pc_contains(struct pc_cache *c, uint64_t obj, uint64_t index);
 
