@@ -369,18 +369,41 @@ static int z_pcluster_blocks(struct ef_fs *fs, struct ef_inode *ino, const struc
  * Decoded length of the extent starting at @h (FORMAT.md step 8): walk
  * forward to the next head.  Always computed so that one decode yields the
  * whole extent.
+ *
+ * The walk goes one lcluster at a time and checks that the index agrees
+ * with itself, so that the extent is a pure function of the image: every
+ * lcluster between @h and the next head must be a NONHEAD whose lookback
+ * stays inside the extent (1 <= delta[0] <= its distance to @h; as the
+ * lclusters before it were checked already, its lookback chain ends at @h
+ * whatever its length), and no lookahead (delta[1]) may reach past the
+ * next head.  The extent found from any offset in it is then this very
+ * extent: from a NONHEAD the lookback lands on @h, from the next head's
+ * lcluster below its clusterofs the lookback of 1 does too.
+ *
+ * The Linux kernel (z_erofs_get_extent_decompressedlen() in
+ * fs/erofs/zmap.c) follows the delta[1] jumps without looking at the
+ * lclusters they skip, so on an index whose lookahead jumps over a head it
+ * reports an extent that the lookback from a later offset contradicts; its
+ * page-by-page read path rarely depends on that length.  Here such an
+ * index is corrupt (-EFSCORRUPTED), since a reader that caches every page
+ * of a decoded extent would show different bytes depending on which page
+ * was read first.  Every index mkfs.erofs writes passes: it stores the
+ * exact distances (delta[0] is capped at 2047 on very long extents, which
+ * chains back to the head through the earlier NONHEADs), and a compact
+ * pack ending in a CBLKCNT entry gives a lookahead that stops short.
+ *
+ * Cost: one index load per lcluster of the extent, bounded by EF_MAX_LLEN;
+ * the extent is mapped once per decode.
  */
 static int z_extent_llen(struct ef_fs *fs, struct ef_inode *ino, const struct z_head *h,
 			 uint64_t *llen)
 {
 	const unsigned L = ino->z.lclusterbits;
-	uint64_t lcn = h->lcn;
+	uint64_t lcn, reach = 0;
 	struct z_lcluster m;
 	int err;
 
-	for (;;) {
-		uint64_t d1;
-
+	for (lcn = h->lcn + 1;; lcn++) {
 		/* the last extent has no next head */
 		if ((lcn << L) >= ino->size) {
 			*llen = ino->size - h->la;
@@ -391,16 +414,20 @@ static int z_extent_llen(struct ef_fs *fs, struct ef_inode *ino, const struct z_
 		err = z_load(fs, ino, lcn, &m);
 		if (err)
 			return err;
-		if (m.type == Z_NONHEAD) {
-			/* pre-1.0 mkfs wrote 0 here: step by one */
-			d1 = m.delta[1] ? m.delta[1] : 1;
-		} else {
-			if (lcn != h->lcn)
-				break;
-			d1 = 1;
-		}
-		lcn += d1;
+		if (m.type != Z_NONHEAD)
+			break;
+		if (!m.delta[0] || m.delta[0] > lcn - h->lcn)
+			return ef_corrupt(fs, ino->nid,
+					  "lookback %u at lcn %llu leaves the extent of lcn %llu",
+					  m.delta[0], (unsigned long long)lcn,
+					  (unsigned long long)h->lcn);
+		/* pre-1.0 mkfs wrote 0 here */
+		if (m.delta[1] && lcn + m.delta[1] > reach)
+			reach = lcn + m.delta[1];
 	}
+	if (reach > lcn)
+		return ef_corrupt(fs, ino->nid, "lookahead to lcn %llu skips the head at lcn %llu",
+				  (unsigned long long)reach, (unsigned long long)lcn);
 	*llen = (lcn << L) + m.clusterofs - h->la;
 	return 0;
 }
@@ -438,14 +465,18 @@ static int z_map_lcluster(struct ef_fs *fs, struct ef_inode *ino, uint64_t pos,
 	err = z_find_head(fs, ino, pos, &h);
 	if (err)
 		return err;
-	if ((z->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) && h.lcn == z->tailextent_headlcn) {
-		z_map_fragment(ino, h.la, z->fragmentoff, map);
-		return 0;
-	}
 	map->la = h.la;
 	err = z_extent_llen(fs, ino, &h, &map->llen);
 	if (err)
 		return err;
+	if ((z->advise & Z_EROFS_ADVISE_FRAGMENT_PCLUSTER) && h.lcn == z->tailextent_headlcn) {
+		/* the tail extent runs to the end: no head may follow it */
+		if (map->llen != ino->size - h.la)
+			return ef_corrupt(fs, ino->nid, "a head follows the fragment at %llu",
+					  (unsigned long long)h.la);
+		z_map_fragment(ino, h.la, z->fragmentoff, map);
+		return 0;
+	}
 	map->flags = EF_MAP_MAPPED | EF_MAP_ENCODED;
 	if (h.partialref)
 		map->flags |= EF_MAP_PARTIAL;
@@ -549,10 +580,18 @@ static int z_map_extents(struct ef_fs *fs, struct ef_inode *ino, uint64_t pos,
 		lstart -= lsz;
 		found = true;
 	} else {
-		/* sorted records: the last one with lstart <= pos */
+		/*
+		 * Sorted records: the last one with lstart <= pos.  The records
+		 * the search reads must rise strictly in the order of their
+		 * indexes, so that every offset in [lstart, lend) takes the
+		 * same path and finds the same record: overlapping or
+		 * out-of-order records are corrupt.  The kernel checks only
+		 * that no record read lies past the one above it.
+		 */
 		uint64_t l = 0, r = z->extents;
+		bool above = false;
 
-		lstart = lend;
+		lstart = 0;
 		while (l < r) {
 			const uint64_t mid = l + (r - l) / 2;
 			uint64_t la;
@@ -564,16 +603,20 @@ static int z_map_extents(struct ef_fs *fs, struct ef_inode *ino, uint64_t pos,
 			if (recsz == 32)
 				la |= (uint64_t)ef_le32(buf + 16) << 32;
 			if (la > pos) {
-				r = mid;
-				if (la > lend)
+				/* lend: the lowest record above pos read so far */
+				if (above ? la >= lend : la > lend)
 					return ef_corrupt(fs, ino->nid,
-							  "extent record %llu out of range",
+							  "extent record %llu out of order",
 							  (unsigned long long)mid);
+				r = mid;
 				lend = la;
+				above = true;
 			} else {
+				if (found && la <= lstart)
+					return ef_corrupt(fs, ino->nid,
+							  "extent record %llu out of order",
+							  (unsigned long long)mid);
 				l = mid + 1;
-				if (la == pos && l + 1 < r)
-					r = l + 1;
 				lstart = la;
 				m_plen = ef_le32(buf);
 				pstart_lo = ef_le32(buf + 4);
@@ -585,10 +628,10 @@ static int z_map_extents(struct ef_fs *fs, struct ef_inode *ino, uint64_t pos,
 	}
 
 	map->dev = 0;
-	if (!found || lstart >= lend) {
-		/* before the first record: a hole up to the next one */
-		map->la = pos;
-		map->llen = lend - pos;
+	if (!found) {
+		/* before the first record: a hole up to it */
+		map->la = 0;
+		map->llen = lend;
 		map->flags = 0;
 		return 0;
 	}
