@@ -115,8 +115,9 @@ static void usage(FILE *f)
 "                      image, then the next image), filling one host after\n"
 "                      another, ceil(containers/hosts) each\n"
 "  --budget SIZE[,SIZE...]\n"
-"                      page-cache budget per host; one run per budget and\n"
-"                      policy; none means unlimited (nothing is evicted)\n"
+"                      page-cache budget per host (data and metadata); one\n"
+"                      run per budget and policy; 'unlimited' (the default)\n"
+"                      is room for everything the host's images hold\n"
 "  --policy P[,P...]   sharing policies among off, trust, verify, compute\n"
 "                      (default off,compute)\n"
 "  --seed N            seed of the random workload (default 1)\n"
@@ -186,7 +187,7 @@ static int parse_workload(enum sim_workload *out, const char *s)
 	return 0;
 }
 
-/* "unlimited" or SIZE[,SIZE...], each > 0 and distinct. */
+/* SIZE[,SIZE...], each "unlimited" or above 0, all distinct. */
 static int parse_budgets(struct sim *s, const char *v)
 {
 	uint64_t b[SIM_MAX_BUDGETS];
@@ -194,14 +195,15 @@ static int parse_budgets(struct sim *s, const char *v)
 	char *copy, *tok, *save = NULL;
 	int ret = 0;
 
-	if (!strcmp(v, "unlimited")) {
-		s->budgets[0] = 0;
-		s->nbudgets = 1;
-		return 0;
-	}
+	if (!*v || *v == ',' || v[strlen(v) - 1] == ',' || strstr(v, ",,"))
+		return -EINVAL;
 	copy = sim_strdup(v);
 	for (tok = strtok_r(copy, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save)) {
-		if (n == SIM_MAX_BUDGETS || esc_parse_size(&b[n], tok) || !b[n])
+		if (n == SIM_MAX_BUDGETS)
+			ret = -EINVAL;
+		else if (!strcmp(tok, "unlimited"))
+			b[n] = 0;
+		else if (esc_parse_size(&b[n], tok) || !b[n])
 			ret = -EINVAL;
 		for (i = 0; !ret && i < n; i++)
 			if (b[i] == b[n])
@@ -209,7 +211,7 @@ static int parse_budgets(struct sim *s, const char *v)
 		n++;
 	}
 	free(copy);
-	if (ret || !n || v[strlen(v) - 1] == ',' || *v == ',' || strstr(v, ",,"))
+	if (ret || !n)
 		return -EINVAL;
 	memcpy(s->budgets, b, n * sizeof(*b));
 	s->nbudgets = n;
@@ -260,7 +262,7 @@ static void apply(struct sim *s, const struct settings *st, const char *where)
 	}
 	if (st->budget && parse_budgets(s, st->budget))
 		BAD("budget ", st->budget,
-		    "not 'unlimited' or distinct sizes above 0 separated by commas");
+		    "not distinct sizes above 0 or 'unlimited', separated by commas");
 	if (st->policy && esc_parse_policies(s->policies, &s->npolicies, st->policy))
 		BAD("policy ", st->policy,
 		    "not distinct policies among off, trust, verify, compute, separated by commas");
