@@ -122,7 +122,33 @@ void eshare_backend_close(eshare_backend *be)
 struct fd_handle {
 	int fd;
 	bool owned;
+	bool regular; /* a regular file: watched for changes */
+	struct stat at_open;
 };
+
+static bool ts_equal(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Whether a regular file is still what it was when the backend was made.
+ * A rewrite in place changes its ctime (and usually size or mtime); the
+ * kernel gives a fine-grained ctime to a change that follows an fstat(),
+ * so even a quick rewrite shows.  A file replaced by rename() is not seen:
+ * the descriptor still reads the old one, which is what is wanted.
+ */
+static bool file_unchanged(const struct fd_handle *f)
+{
+	struct stat st;
+
+	if (fstat(f->fd, &st))
+		return false;
+	return st.st_ino == f->at_open.st_ino && st.st_dev == f->at_open.st_dev &&
+	       st.st_size == f->at_open.st_size &&
+	       ts_equal(&st.st_mtim, &f->at_open.st_mtim) &&
+	       ts_equal(&st.st_ctim, &f->at_open.st_ctim);
+}
 
 static ssize_t file_pread(void *h, void *buf, size_t len, uint64_t off)
 {
@@ -134,7 +160,12 @@ static ssize_t file_pread(void *h, void *buf, size_t len, uint64_t off)
 	do {
 		n = pread(f->fd, buf, len, (off_t)off);
 	} while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		return -errno;
+	/* checked after the read, so bytes of a change made meanwhile are refused */
+	if (f->regular && !file_unchanged(f))
+		return -ESTALE;
+	return n;
 }
 
 static int file_get_size(void *h, uint64_t *out)
@@ -182,6 +213,12 @@ static int file_wrap(eshare_backend **out, int fd, bool owned)
 		return -ENOMEM;
 	f->fd = fd;
 	f->owned = owned;
+	if (fstat(fd, &f->at_open)) {
+		rc = -errno;
+		free(f);
+		return rc;
+	}
+	f->regular = S_ISREG(f->at_open.st_mode);
 	rc = eshare_backend_new(out, &file_ops, f);
 	if (rc)
 		free(f);
