@@ -106,6 +106,7 @@ struct eshare_image {
 	struct eshare_image *next, *prev; /* in domain->images */
 	atomic_uint refs; /* 1 while attached + 1 per open inode */
 	atomic_bool detached;
+	atomic_bool stale_reported; /* a backend said its file changed */
 	char *name;
 	eshare_backend **devs; /* [0] primary */
 	unsigned ndevs;
