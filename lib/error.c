@@ -5,6 +5,9 @@
 
 #include "internal.h"
 
+_Static_assert(ESHARE_EFSCORRUPTED == EUCLEAN, "ESHARE_EFSCORRUPTED is EUCLEAN");
+_Static_assert(ESHARE_ENOTEROFS == EMEDIUMTYPE, "ESHARE_ENOTEROFS is EMEDIUMTYPE");
+
 unsigned eshare_version_number(void)
 {
 	return ESHARE_VERSION_NUMBER;
@@ -22,6 +25,7 @@ const char *eshare_strerror(int err)
 	switch (err) {
 	case 0: return "success";
 	case EUCLEAN: return "corrupted EROFS image";
+	case EMEDIUMTYPE: return "not an EROFS image";
 	case EOPNOTSUPP: return "unsupported EROFS feature or compression algorithm";
 	case EIO: return "input/output error";
 	case EINVAL: return "invalid argument";

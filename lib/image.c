@@ -122,6 +122,60 @@ void eshare_image_unref(eshare_image *img)
 		image_free(img);
 }
 
+/*
+ * The open failed with -ENXIO: say which device of the multi-device image
+ * is missing or too small, and how to give it.  Reads the primary's device
+ * table again, bounded as the format layer bounds it.
+ */
+static void report_devices(eshare_image *img, const uint64_t *sizes)
+{
+	struct erofs_super_block sb;
+	unsigned extra, bits;
+	bool is48;
+
+	if (eshare_backend_read(img->devs[0], &sb, sizeof(sb), EROFS_SUPER_OFFSET) ||
+	    !(ef_le32(&sb.feature_incompat) & EROFS_INCOMPAT_DEVICE_TABLE))
+		return;
+	extra = ef_le16(&sb.extra_devices);
+	bits = sb.blkszbits;
+	is48 = ef_le32(&sb.feature_incompat) & EROFS_INCOMPAT_48BIT;
+	if (extra >= EF_MAX_DEVICES || bits < 9 || bits > 16)
+		return;
+	for (unsigned i = 1; i <= extra; i++) {
+		struct erofs_deviceslot slot;
+		char tag[sizeof(slot.tag) + 1], desc[sizeof(tag) + 8];
+		uint64_t need;
+
+		if (eshare_backend_read(img->devs[0], &slot, sizeof(slot),
+					(uint64_t)ef_le16(&sb.devt_slotoff) * 128 +
+						(uint64_t)(i - 1) * sizeof(slot)))
+			return;
+		for (size_t k = 0; k <= sizeof(slot.tag); k++) {
+			tag[k] = k < sizeof(slot.tag) ? (char)slot.tag[k] : '\0';
+			if (!tag[k])
+				break;
+			if (slot.tag[k] < 0x20 || slot.tag[k] > 0x7e)
+				tag[k] = '?';
+		}
+		need = ef_le32(&slot.blocks_lo);
+		if (is48)
+			need |= (uint64_t)ef_le16(&slot.blocks_hi) << 32;
+		need <<= bits;
+		snprintf(desc, sizeof(desc), tag[0] ? "tag \"%s\"" : "no tag%s", tag);
+		if (i >= img->ndevs)
+			eshare_log(img->domain, ESHARE_LOG_ERR,
+				   "%s: device %u of %u (%s, %llu bytes) is missing: give it as "
+				   "extra device %u (eshare_image_opts.devices; erofs-share "
+				   "--device FILE)", img->name, i, extra + 1, desc,
+				   (unsigned long long)need, i);
+		else if (need > sizes[i])
+			eshare_log(img->domain, ESHARE_LOG_ERR,
+				   "%s: device %u of %u (%s) holds %llu bytes, the image needs "
+				   "%llu: the wrong file given for it?", img->name, i, extra + 1,
+				   desc, (unsigned long long)sizes[i], (unsigned long long)need);
+	}
+}
+
 int eshare_image_attach(eshare_image **out, eshare_domain *d, eshare_backend *primary,
 			const struct eshare_image_opts *opts)
 {
@@ -177,6 +231,8 @@ int eshare_image_attach(eshare_image **out, eshare_domain *d, eshare_backend *pr
 		.count_decompressed = io_count_decompressed,
 	};
 	rc = ef_fs_open(&img->fs, &io, sizes, img->ndevs);
+	if (rc == -ENXIO)
+		report_devices(img, sizes);
 	if (rc)
 		goto fail;
 	free(sizes);

@@ -6,8 +6,10 @@
  *
  * Conventions (every function):
  * - Returns 0 (or a byte count) on success, a negative errno on failure.
- *   ESHARE_EFSCORRUPTED (-EUCLEAN) means the image is bad; -EOPNOTSUPP an
- *   on-disk feature or compression algorithm this build does not read.
+ *   ESHARE_EFSCORRUPTED (-EUCLEAN) means the image is bad;
+ *   ESHARE_ENOTEROFS (-EMEDIUMTYPE) that the source is not EROFS at all;
+ *   -EOPNOTSUPP an on-disk feature or compression algorithm this build does
+ *   not read; -EINVAL a bad argument or option.
  * - Out-parameters come first and are written only on success.
  * - Option structs start with their size; NULL means defaults.  Inputs are
  *   copied during the call.
@@ -39,6 +41,11 @@ extern "C" {
 
 /** The errno of a corrupt image (the kernel's EFSCORRUPTED). */
 #define ESHARE_EFSCORRUPTED 117 /* EUCLEAN on Linux */
+/**
+ * The errno of a source that is not an EROFS image at all: no EROFS magic
+ * where the superblock goes, or too short to hold one.
+ */
+#define ESHARE_ENOTEROFS 124 /* EMEDIUMTYPE on Linux */
 
 typedef struct eshare_domain eshare_domain;
 typedef struct eshare_image eshare_image;
@@ -60,16 +67,24 @@ ESHARE_API const char *eshare_strerror(int err);
 /* ------------------------------------------------------------------ */
 /* Domains                                                              */
 
-/** How files of identical content share one cached copy. */
+/**
+ * How files of identical content share one cached copy.  Zero is VERIFY,
+ * the default: options left zeroed (ESHARE_DOMAIN_OPTS_INIT) share safely.
+ */
 typedef enum eshare_share_policy {
-	/** Nothing is shared: every file caches its own pages. */
-	ESHARE_SHARE_OFF = 0,
-	/** On-disk fingerprints are believed (the kernel's inode_share). */
-	ESHARE_SHARE_TRUST = 1,
 	/** A file joins only after its own bytes hashed to its fingerprint. */
-	ESHARE_SHARE_VERIFY = 2,
+	ESHARE_SHARE_VERIFY = 0,
+	/** Nothing is shared: every file caches its own pages. */
+	ESHARE_SHARE_OFF = 1,
+	/**
+	 * On-disk fingerprints are believed (the kernel's inode_share): only
+	 * for a domain whose images are all trusted alike.
+	 */
+	ESHARE_SHARE_TRUST = 2,
 	/** Every fingerprint is computed; on-disk ones are verified. */
 	ESHARE_SHARE_COMPUTE = 3,
+	/** The default policy, what a zeroed field means: VERIFY. */
+	ESHARE_SHARE_DEFAULT = ESHARE_SHARE_VERIFY,
 } eshare_share_policy;
 
 /** Syslog-like levels given to the log callback. */
@@ -92,7 +107,7 @@ struct eshare_domain_opts {
 	uint32_t flags;
 	/** Page-cache budget in bytes; 0 = 256 MiB. */
 	uint64_t cache_bytes;
-	/** An eshare_share_policy. */
+	/** An eshare_share_policy; 0 = ESHARE_SHARE_VERIFY (the default). */
 	uint32_t policy;
 	/** Reserved, must be 0. */
 	uint32_t reserved;
@@ -182,8 +197,9 @@ struct eshare_image_opts {
  *         -EBADMSG there);
  *         -EOPNOTSUPP for an unknown incompatible feature or algorithm;
  *         -ENXIO if a device the image needs is missing or too small;
- *         -EINVAL for bad options, or a source that is not EROFS at all
- *         (no magic, or shorter than a superblock);
+ *         -ESHARE_ENOTEROFS for a source that is not EROFS at all (no
+ *         magic, or too short to hold one);
+ *         -EINVAL for bad options;
  *         -EIO when metadata lies past the end of the device, or the
  *         backend failed; -ENOMEM.
  */

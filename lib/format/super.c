@@ -205,7 +205,7 @@ static int parse_sb(struct ef_fs *fs, const struct erofs_super_block *sb, const 
 	int rc;
 
 	if (ef_le32(&sb->magic) != EROFS_SUPER_MAGIC)
-		return -EINVAL; /* not an EROFS image at all */
+		return -EMEDIUMTYPE; /* ESHARE_ENOTEROFS: not an EROFS image at all */
 	fs->blkszbits = sb->blkszbits;
 	if (fs->blkszbits < 9 || fs->blkszbits > 16)
 		return ef_corrupt(fs, SB_NID, "block size 2^%u", fs->blkszbits);
@@ -314,7 +314,19 @@ int ef_fs_open(struct ef_fs **out, const struct ef_io *io, const uint64_t *dev_s
 	}
 	fs->devices[0].size = dev_sizes[0];
 	if (dev_sizes[0] < EROFS_SUPER_OFFSET + sizeof(sb)) {
-		rc = dev_sizes[0] < EROFS_SUPER_OFFSET + 4 ? -EINVAL : -EFSCORRUPTED;
+		/*
+		 * Too short for a superblock: a cut EROFS image if the magic
+		 * is there, else not EROFS at all (ESHARE_ENOTEROFS).
+		 */
+		uint8_t magic[4];
+
+		rc = -EMEDIUMTYPE;
+		if (dev_sizes[0] >= EROFS_SUPER_OFFSET + sizeof(magic)) {
+			rc = io->read(io->ctx, 0, magic, sizeof(magic), EROFS_SUPER_OFFSET);
+			if (!rc)
+				rc = ef_le32(magic) == EROFS_SUPER_MAGIC ? -EFSCORRUPTED :
+									   -EMEDIUMTYPE;
+		}
 		goto fail;
 	}
 	rc = io->read(io->ctx, 0, &sb, sizeof(sb), EROFS_SUPER_OFFSET);

@@ -159,9 +159,12 @@ END_TEST
 START_TEST(constants)
 {
 	ck_assert_int_eq(ESHARE_EFSCORRUPTED, 117);
-	ck_assert_int_eq(ESHARE_SHARE_OFF, 0);
-	ck_assert_int_eq(ESHARE_SHARE_TRUST, 1);
-	ck_assert_int_eq(ESHARE_SHARE_VERIFY, 2);
+	ck_assert_int_eq(ESHARE_ENOTEROFS, 124);
+	/* zero, what ESHARE_DOMAIN_OPTS_INIT leaves, is VERIFY */
+	ck_assert_int_eq(ESHARE_SHARE_VERIFY, 0);
+	ck_assert_int_eq(ESHARE_SHARE_DEFAULT, 0);
+	ck_assert_int_eq(ESHARE_SHARE_OFF, 1);
+	ck_assert_int_eq(ESHARE_SHARE_TRUST, 2);
 	ck_assert_int_eq(ESHARE_SHARE_COMPUTE, 3);
 	ck_assert_int_eq(ESHARE_LOG_ERR, 3);
 	ck_assert_int_eq(ESHARE_LOG_WARNING, 4);

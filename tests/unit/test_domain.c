@@ -388,6 +388,51 @@ START_TEST(test_attack_poisoning)
 }
 END_TEST
 
+/*
+ * Options left zeroed, or none at all, share as VERIFY does: the attacker's
+ * claim is refused in both orders (disclosure and poisoning).
+ */
+START_TEST(test_default_policy_verifies)
+{
+	struct eshare_domain_opts zeroed;
+	uint8_t victim[32], attacker[32], got[32];
+	size_t len;
+	uint8_t *forged = forge(&len, victim, attacker);
+
+	memset(&zeroed, 0, sizeof(zeroed));
+	zeroed.size = sizeof(zeroed);
+	for (int poison = 0; poison < 2; poison++) {
+		eshare_domain *d;
+		eshare_image *vi, *ai;
+		struct eshare_stats s;
+
+		ck_assert_int_eq(eshare_domain_create(&d, _i ? &zeroed : NULL), 0);
+		vi = attach(d, "digest-lz4");
+		ai = attach_mem(d, forged, len);
+		if (poison) {
+			sha_of(ai, "/bound/rand-4097", got);
+			ck_assert(!memcmp(got, attacker, 32));
+			sha_of(vi, "/bound/text-4097", got);
+			ck_assert_msg(!memcmp(got, victim, 32), "victim read the attacker's bytes");
+		} else {
+			sha_of(vi, "/bound/text-4097", got);
+			ck_assert(!memcmp(got, victim, 32));
+			sha_of(ai, "/bound/rand-4097", got);
+			ck_assert_msg(!memcmp(got, attacker, 32),
+				      "attacker read another image's bytes");
+		}
+		s = stats(d);
+		ck_assert_uint_eq(s.verify_failures, 1);
+		/* sharing is on: the file was hashed, not kept private as OFF does */
+		ck_assert_uint_gt(s.hashed_bytes, 0);
+		eshare_image_detach(vi);
+		eshare_image_detach(ai);
+		ck_assert_int_eq(eshare_domain_close(d), 0);
+	}
+	free(forged);
+}
+END_TEST
+
 /* ---- lifetimes ---- */
 
 START_TEST(test_detach_while_shared)
@@ -655,6 +700,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_shared_ab_unique, 0, 4);
 	tcase_add_loop_test(tc, test_attack_disclosure, 0, 3);
 	tcase_add_loop_test(tc, test_attack_poisoning, 0, 3);
+	tcase_add_loop_test(tc, test_default_policy_verifies, 0, 2);
 	tcase_add_test(tc, test_detach_while_shared);
 	tcase_add_test(tc, test_small_budget);
 	tcase_add_test(tc, test_two_domains_never_share);

@@ -688,9 +688,10 @@ int eshare_test_run_bytes(const uint8_t *data, size_t len, uint64_t cache_bytes,
 
 bool eshare_test_attach_errno_expected(int rc)
 {
-	/* -EINVAL: not an EROFS image at all (bad magic, shorter than a superblock) */
+	/* ESHARE_ENOTEROFS: not an EROFS image at all (no magic, too short for it) */
 	switch (rc) {
-	case -EUCLEAN: case -EIO: case -EINVAL: case -EOPNOTSUPP: case -ENXIO: case -ENOMEM:
+	case -EUCLEAN: case -EIO: case -ESHARE_ENOTEROFS: case -EOPNOTSUPP: case -ENXIO:
+	case -ENOMEM:
 		return true;
 	}
 	return false;
