@@ -566,6 +566,7 @@ void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
 	}
 	pthread_rwlock_wrlock(&img->bind_lock);
 	b->left = true;
+	b->proven = false; /* its image no longer gives what was hashed */
 	b->state = BIND_PRIVATE;
 	b->priv_obj = pc_object_new(d->cache, PC_CLASS_DATA);
 	atomic_store_explicit(&b->obj, b->priv_obj, memory_order_release);

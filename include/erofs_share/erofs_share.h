@@ -336,9 +336,14 @@ ESHARE_API int eshare_stat(eshare_inode *ino, struct eshare_stat *st);
 
 /**
  * Read up to @p len bytes at @p off of a regular file (holes read as zeros).
+ * The read is whole: fewer bytes than asked only at the end of the file.
+ * Under VERIFY and COMPUTE every byte of a shared file is one its content
+ * was proven to hold when the file joined (see the README's "Sharing").
  * @return bytes read (0 at or past the end); -EISDIR for a directory;
  *         -EINVAL for other non-regular files; -EOPNOTSUPP for an algorithm
- *         not built in; -EIO; ESHARE_EFSCORRUPTED; -ENOMEM.
+ *         not built in; -EIO; ESHARE_EFSCORRUPTED; -ESTALE when the image
+ *         file changed after it was attached (file backend) and the bytes
+ *         are not cached; -ENOMEM.
  */
 ESHARE_API ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off);
 
