@@ -73,15 +73,32 @@ int eshare_lookup_at(eshare_inode **out, eshare_inode *dir, const char *name, si
 
 	if (!out || !dir || (!name && namelen))
 		return -EINVAL;
+	/* One name, never a path. */
+	if (namelen && memchr(name, '/', namelen))
+		return -EINVAL;
+	if (!S_ISDIR(dir->ei.mode))
+		return -ENOTDIR;
+	/* "." is the directory itself, whatever its own entry says (VFS). */
+	if (namelen == 1 && name[0] == '.') {
+		*out = eshare_inode_get(dir);
+		return 0;
+	}
 	rc = ef_lookup(dir->img->fs, &dir->ei, name, namelen, &nid);
 	if (rc)
 		return rc;
 	return eshare_inode_new(out, dir->img, nid);
 }
 
+/*
+ * Resolve a path as the kernel's path walk does: "." stays, ".." goes back
+ * to the directory the walk came from (the root's ".." is the root), so an
+ * image's own "." and ".." entries choose nothing.  The walk keeps the
+ * directories it went through, one reference each.
+ */
 int eshare_lookup(eshare_inode **out, eshare_image *img, const char *path)
 {
-	eshare_inode *cur;
+	eshare_inode **stack = NULL, *cur;
+	size_t depth = 0, cap = 0;
 	int rc;
 
 	if (!out || !img || !path)
@@ -92,6 +109,7 @@ int eshare_lookup(eshare_inode **out, eshare_image *img, const char *path)
 	for (const char *p = path;;) {
 		const char *end;
 		eshare_inode *next;
+		size_t len;
 
 		while (*p == '/')
 			p++;
@@ -100,17 +118,42 @@ int eshare_lookup(eshare_inode **out, eshare_image *img, const char *path)
 		end = strchr(p, '/');
 		if (!end)
 			end = p + strlen(p);
+		len = (size_t)(end - p);
+		p = end;
 		if (!S_ISDIR(cur->ei.mode)) {
 			rc = -ENOTDIR;
 			break;
 		}
-		rc = eshare_lookup_at(&next, cur, p, (size_t)(end - p));
+		if (len == 1 && end[-1] == '.')
+			continue;
+		if (len == 2 && end[-1] == '.' && end[-2] == '.') {
+			if (depth) {
+				eshare_inode_put(cur);
+				cur = stack[--depth];
+			}
+			continue;
+		}
+		rc = eshare_lookup_at(&next, cur, end - len, len);
 		if (rc)
 			break;
-		eshare_inode_put(cur);
+		if (depth == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			eshare_inode **ns = realloc(stack, ncap * sizeof(*ns));
+
+			if (!ns) {
+				eshare_inode_put(next);
+				rc = -ENOMEM;
+				break;
+			}
+			stack = ns;
+			cap = ncap;
+		}
+		stack[depth++] = cur;
 		cur = next;
-		p = end;
 	}
+	while (depth)
+		eshare_inode_put(stack[--depth]);
+	free(stack);
 	if (rc) {
 		eshare_inode_put(cur);
 		return rc;

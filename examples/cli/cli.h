@@ -133,6 +133,33 @@ void cli_inomap_free(struct cli_inomap *m);
 
 /* ---- walk.c ---------------------------------------------------------- */
 
+/* One directory entry as eshare_readdir() gives it. */
+struct cli_dirent {
+	char name[256];			/* NUL-terminated copy (names are <= 255 bytes) */
+	size_t namelen;
+	uint64_t ino;
+	unsigned type;
+	uint64_t next;			/* the readdir cookie after this entry */
+};
+
+/*
+ * A directory read a few entries at a time: memory stays the same whatever
+ * the directory's size.  "." and ".." are left out: the walkers take a
+ * directory's parent from the walk, never from the image.
+ */
+#define CLI_DIR_BATCH 32
+struct cli_dirstream {
+	eshare_inode *dir;		/* borrowed */
+	uint64_t cookie;		/* where the next batch starts */
+	struct cli_dirent v[CLI_DIR_BATCH];
+	unsigned n, pos;
+	int end;			/* after v: 1 more, 0 the end, <0 readdir's error */
+};
+/* Start reading @dir at @cookie (0: the beginning). */
+void cli_dirstream_open(struct cli_dirstream *ds, eshare_inode *dir, uint64_t cookie);
+/* 1 with *e set (valid until the next call), 0 at the end, <0 readdir's error (not printed). */
+int cli_dirstream_next(struct cli_dirstream *ds, const struct cli_dirent **e);
+
 /* One entry of the tree as a walker shows it. */
 struct cli_node {
 	const char *path;		/* "/" or "/a/b"; NUL-terminated */
@@ -142,38 +169,34 @@ struct cli_node {
 	eshare_inode *ino;
 	const struct eshare_stat *st;
 	unsigned depth;
+	bool stopping;			/* post: the walk is stopping (CLI_WALK_STOP) */
 };
 
-/* A visit callback: 0 to go on, CLI_WALK_SKIP not to enter a directory, <0 to stop. */
+/*
+ * A visit callback returns 0 to go on, CLI_WALK_SKIP not to enter a
+ * directory, CLI_WALK_STOP to end the walk (the directories already entered
+ * still get their post call), or a negative errno for a bad entry: the
+ * callback has reported it, the walk remembers the first such error, does
+ * not enter the entry and goes on with the next one.
+ */
 #define CLI_WALK_SKIP 1
+#define CLI_WALK_STOP 2
 typedef int (*cli_visit_fn)(void *user, const struct cli_node *n);
 
 /*
- * Depth-first walk from @start (whose path is @path) with an explicit stack:
- * @pre is called for every entry before a directory's contents, @post (may
- * be NULL) for every directory after them.  Children are listed with
- * eshare_readdir() and opened with eshare_lookup_at(); a directory whose
- * inode is already on the current path is reported as a cycle (-ELOOP).
- * Errors are printed here or by the callbacks; the first one is returned.
+ * Depth-first walk from @start (whose path is @path) with an explicit
+ * stack: @pre is called for every entry before a directory's contents,
+ * @post (may be NULL) for every directory after them.  Entries are read a
+ * batch at a time with eshare_readdir() and opened with eshare_lookup_at().
+ * Memory grows with the depth and the number of directories, never with a
+ * directory's width.  Each directory inode is entered once per walk: meeting
+ * one again (a cycle, or a directory under two parents, which Linux never
+ * makes) is reported as corruption and that entry skipped.  A bad entry or
+ * an unreadable directory is reported, skipped, and the walk goes on; it
+ * returns 0 or the first error met.
  */
 int cli_walk(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_visit_fn pre,
 	     cli_visit_fn post, void *user);
-
-/* One directory entry as eshare_readdir() gives it. */
-struct cli_dirent {
-	size_t nameoff, namelen;
-	uint64_t ino;
-	unsigned type;
-};
-struct cli_dir {
-	struct cli_dirent *v;
-	size_t n, cap;
-	struct cli_buf names;
-};
-/* Read the entries of @dir except "." and ".."; prints the error. */
-int cli_dir_read(struct cli_ctx *ctx, eshare_inode *dir, const char *path, size_t pathlen,
-		 struct cli_dir *out);
-void cli_dir_free(struct cli_dir *d);
 
 /* ---- subcommands ------------------------------------------------------ */
 

@@ -39,7 +39,7 @@ struct item {
 	unsigned img;
 	char *path;
 	size_t pathlen;
-	eshare_inode *ino;	/* a reference taken during the walk */
+	uint64_t ino;		/* opened again by the reader: no reference held */
 	uint64_t size;
 	int err;
 	unsigned char digest[DIGEST_LEN];
@@ -140,8 +140,12 @@ static int collect_visit(void *user, const struct cli_node *n)
 	it->path = cli_malloc(n->pathlen + 1);
 	memcpy(it->path, n->path, n->pathlen + 1);
 	it->pathlen = n->pathlen;
-	/* Keep the inode: the walk already looked the path up once. */
-	it->ino = eshare_inode_get(n->ino);
+	/*
+	 * The inode number, not a reference: a queue of millions of paths
+	 * (an image may name one file millions of times) must not pin as
+	 * many inodes.
+	 */
+	it->ino = n->st->ino;
 	it->size = n->st->file_size;
 	return 0;
 }
@@ -165,7 +169,15 @@ static void *reader(void *arg)
 			it->err = -ENOMEM;
 			what = "cannot create a digest context";
 		} else {
-			it->err = read_hash(it->ino, it->size, md, buf, it->digest, &what);
+			eshare_inode *ino;
+
+			it->err = eshare_inode_open(&ino, dm->ictx[it->img].image, it->ino);
+			if (it->err) {
+				what = "open";
+			} else {
+				it->err = read_hash(ino, it->size, md, buf, it->digest, &what);
+				eshare_inode_put(ino);
+			}
 		}
 		if (it->err)
 			cli_err_path(&dm->ictx[it->img], it->path, it->pathlen, what, it->err);
@@ -553,10 +565,8 @@ int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
 		ret = -EIO;
 	}
 out:
-	for (k = 0; k < dm.n; k++) {
-		eshare_inode_put(dm.v[k].ino);
+	for (k = 0; k < dm.n; k++)
 		free(dm.v[k].path);
-	}
 	free(dm.v);
 	for (i = 0; imgs && i < dm.nimgs; i++)
 		eshare_image_detach(imgs[i]);

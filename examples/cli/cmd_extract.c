@@ -39,6 +39,7 @@ struct extract {
 	size_t nlinks, caplinks;
 	char *buf;
 	bool root;			/* may chown, mknod devices, set any xattr */
+	bool full_fs;			/* ENOSPC or EDQUOT met: stop */
 	int error;			/* the first error met */
 };
 
@@ -54,6 +55,21 @@ static int sys_fail(struct extract *x, const struct cli_node *n, const char *wha
 {
 	int err = -errno;
 	struct cli_buf b = { 0 };
+
+	/*
+	 * A full file system fails every write after the first: say it once
+	 * and stop making entries (what was made still gets its metadata).
+	 */
+	if (err == -ENOSPC || err == -EDQUOT) {
+		if (x->full_fs) {
+			if (!x->error)
+				x->error = err;
+			return err;
+		}
+		x->full_fs = true;
+		what = err == -ENOSPC ? "no space left on the destination, extraction stopped at" :
+					"quota exceeded on the destination, extraction stopped at";
+	}
 
 	/* Name the output path too: that is where the system call failed. */
 	cli_buf_addf(&b, "%s ", what);
@@ -230,6 +246,9 @@ static int make_node(struct extract *x, const struct cli_node *n)
 		ret = write_content(x, n, fd);
 		if (close(fd) && !ret)
 			ret = sys_fail(x, n, "close");
+		/* No half-written file is left to pass for the image's. */
+		if (ret)
+			unlink(x->full.p);
 		return ret;
 	case S_IFLNK:
 		ret = cli_readlink(x->ctx, n->ino, n->path, n->pathlen, &target, &tlen);
@@ -265,24 +284,25 @@ static int extract_pre(void *user, const struct cli_node *n)
 	struct extract *x = user;
 	const struct eshare_stat *st = n->st;
 	size_t slot = SIZE_MAX;
+	int ret;
 
+	if (x->full_fs)
+		return CLI_WALK_STOP;
 	if (!n->depth) {
 		if (!S_ISDIR(st->mode))
-			fail(x, n, "the root is not a directory", -ENOTDIR);
+			return fail(x, n, "the root is not a directory", -ENOTDIR);
 		return 0;	/* the destination itself; metadata in post */
 	}
 	if (!n->namelen || memchr(n->name, '/', n->namelen) || memchr(n->name, '\0', n->namelen) ||
 	    (n->namelen == 1 && n->name[0] == '.') ||
-	    (n->namelen == 2 && n->name[0] == '.' && n->name[1] == '.')) {
-		fail(x, n, "refusing an unsafe name", -ESHARE_EFSCORRUPTED);
-		return CLI_WALK_SKIP;
-	}
+	    (n->namelen == 2 && n->name[0] == '.' && n->name[1] == '.'))
+		return fail(x, n, "refusing an unsafe name", -ESHARE_EFSCORRUPTED);
 	full_path(x, n);
 	if (S_ISDIR(st->mode)) {
 		/* Owner-only until its metadata is set after its contents. */
 		if (mkdir(x->full.p, 0700)) {
-			sys_fail(x, n, "mkdir");
-			return CLI_WALK_SKIP;
+			ret = sys_fail(x, n, "mkdir");
+			return x->full_fs ? CLI_WALK_STOP : ret;
 		}
 		return 0;
 	}
@@ -299,29 +319,29 @@ static int extract_pre(void *user, const struct cli_node *n)
 		}
 		if (x->linkpaths[slot]) {
 			/* Another name of an inode already extracted (with its metadata). */
-			if (link(x->linkpaths[slot], x->full.p))
-				sys_fail(x, n, "link");
-			return 0;
+			ret = link(x->linkpaths[slot], x->full.p) ? sys_fail(x, n, "link") : 0;
+			return x->full_fs ? CLI_WALK_STOP : ret;
 		}
 	}
-	if (make_node(x, n))
-		return 0;
+	ret = make_node(x, n);
+	if (ret)
+		return x->full_fs ? CLI_WALK_STOP : ret;
 	/* Only a name that was really created can be linked to. */
 	if (slot != SIZE_MAX) {
 		x->linkpaths[slot] = cli_malloc(x->full.len + 1);
 		memcpy(x->linkpaths[slot], x->full.p, x->full.len + 1);
 	}
-	set_meta(x, n);
-	return 0;
+	ret = set_meta(x, n);
+	return x->full_fs ? CLI_WALK_STOP : ret;
 }
 
+/* A directory's metadata once its contents are made, also when stopping. */
 static int extract_post(void *user, const struct cli_node *n)
 {
 	struct extract *x = user;
 
 	full_path(x, n);
-	set_meta(x, n);
-	return 0;
+	return set_meta(x, n);
 }
 
 /* The destination must be empty, so nothing in it can redirect our writes. */

@@ -24,6 +24,7 @@ struct mentry {
 	char *cols;		/* the type .. xattrs columns, each after a TAB */
 	uint64_t ino;
 	bool isdir;
+	bool error;		/* cols is "\tERROR\t<why>": the entry could not be read */
 	size_t distinct;	/* index of its inode among non-directories */
 };
 
@@ -31,6 +32,7 @@ struct manifest {
 	struct cli_ctx *ctx;
 	struct mentry *v;
 	size_t n, cap;
+	int err;		/* the first entry that could not be read */
 	char *buf;		/* read buffer for contents */
 	EVP_MD_CTX *md;
 };
@@ -120,13 +122,31 @@ static int xattr_value(struct manifest *m, const struct cli_xattr *x, struct cli
 	return ret;
 }
 
+static void add_entry(struct manifest *m, const struct cli_node *n, char *cols, bool error)
+{
+	struct mentry *e;
+
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 1024;
+		m->v = cli_realloc(m->v, m->cap * sizeof(*m->v));
+	}
+	e = &m->v[m->n++];
+	e->path = cli_malloc(n->pathlen + 1);
+	memcpy(e->path, n->path, n->pathlen + 1);
+	e->pathlen = n->pathlen;
+	e->cols = cols;
+	e->ino = n->st->ino;
+	e->isdir = S_ISDIR(n->st->mode);
+	e->error = error;
+	e->distinct = 0;
+}
+
 static int manifest_visit(void *user, const struct cli_node *n)
 {
 	struct manifest *m = user;
 	const struct eshare_stat *st = n->st;
 	struct cli_buf b = { 0 };
 	struct cli_xattrs x;
-	struct mentry *e;
 	int64_t sec = st->mtime_sec;
 	uint32_t nsec = st->mtime_nsec;
 	size_t i;
@@ -194,22 +214,19 @@ static int manifest_visit(void *user, const struct cli_node *n)
 		goto fail;
 	}
 
-	if (m->n == m->cap) {
-		m->cap = m->cap ? m->cap * 2 : 1024;
-		m->v = cli_realloc(m->v, m->cap * sizeof(*m->v));
-	}
-	e = &m->v[m->n++];
-	e->path = cli_malloc(n->pathlen + 1);
-	memcpy(e->path, n->path, n->pathlen + 1);
-	e->pathlen = n->pathlen;
-	e->cols = b.p;
-	e->ino = st->ino;
-	e->isdir = S_ISDIR(st->mode);
-	e->distinct = 0;
+	add_entry(m, n, b.p, false);
 	return 0;
 fail:
+	/*
+	 * Reported already: list the entry as treecmp lists what it cannot
+	 * read, and go on (into a directory too: its entries may be fine).
+	 */
 	cli_buf_free(&b);
-	return ret;
+	cli_buf_addf(&b, "\tERROR\t%s", eshare_strerror(ret));
+	add_entry(m, n, b.p, true);
+	if (!m->err)
+		m->err = ret;
+	return S_ISDIR(st->mode) ? 0 : ret;
 }
 
 /* Python sorts bytes: memcmp order, a prefix first. */
@@ -238,7 +255,7 @@ static void manifest_print(struct manifest *m)
 		struct mentry *e = &m->v[i];
 		size_t d;
 
-		if (e->isdir)
+		if (e->isdir || e->error)
 			continue;
 		d = cli_inomap_get_or_put(&map, e->ino, ndistinct);
 		if (d == SIZE_MAX) {
@@ -258,7 +275,9 @@ static void manifest_print(struct manifest *m)
 		fputs(esc.p, stdout);
 		fputs(e->cols, stdout);
 		/* Groups are numbered in listing order of their first path. */
-		if (!e->isdir && count[e->distinct] > 1) {
+		if (e->error) {
+			putchar('\n');
+		} else if (!e->isdir && count[e->distinct] > 1) {
 			if (!group[e->distinct])
 				group[e->distinct] = ++ngroups;
 			printf("\th%zu\n", group[e->distinct]);
@@ -294,9 +313,13 @@ int cmd_manifest(struct cli_ctx *ctx, struct cli_args *a)
 	m.buf = cli_malloc(READ_SIZE);
 	ret = cli_walk(ctx, root, "/", manifest_visit, NULL, &m);
 	eshare_inode_put(root);
-	/* Print nothing unless the whole tree was read: a partial manifest misleads. */
+	/*
+	 * What could be read is printed, bad entries as ERROR rows; the
+	 * messages on stderr and the exit status say the manifest is partial.
+	 */
+	manifest_print(&m);
 	if (!ret)
-		manifest_print(&m);
+		ret = m.err;
 	for (i = 0; i < m.n; i++) {
 		free(m.v[i].path);
 		free(m.v[i].cols);

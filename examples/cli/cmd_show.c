@@ -174,6 +174,7 @@ struct ls_state {
 	struct cli_ctx *ctx;
 	bool longfmt, recursive, json;
 	bool first;		/* nothing printed yet */
+	int err;		/* the first error of a listing */
 };
 
 /* One entry: a long or short line, or a JSON object. */
@@ -239,20 +240,22 @@ static int ls_entry(struct ls_state *s, eshare_inode *ino, const struct eshare_s
 	return 0;
 }
 
-/* Every entry of one directory, each looked up and stat'ed. */
-static int ls_dir(struct ls_state *s, eshare_inode *dir, const char *path, size_t pathlen)
+/*
+ * Every entry of one directory, each looked up and stat'ed, read a batch at
+ * a time.  A bad entry is reported and skipped; the first error is
+ * returned.  A readdir error is printed unless @quiet_readdir (ls -R: the
+ * walk reports it when it reads the directory itself).
+ */
+static int ls_dir(struct ls_state *s, eshare_inode *dir, const char *path, size_t pathlen,
+		  bool quiet_readdir)
 {
 	struct cli_buf child = { 0 };
-	struct cli_dir d;
-	size_t i;
-	int ret;
+	struct cli_dirstream *ds = cli_malloc(sizeof(*ds));
+	const struct cli_dirent *e;
+	int ret, first = 0;
 
-	ret = cli_dir_read(s->ctx, dir, path, pathlen, &d);
-	if (ret)
-		return ret;
-	for (i = 0; i < d.n; i++) {
-		const char *name = d.names.p + d.v[i].nameoff;
-		size_t nl = d.v[i].namelen;
+	cli_dirstream_open(ds, dir, 0);
+	while ((ret = cli_dirstream_next(ds, &e)) > 0) {
 		struct eshare_stat st;
 		eshare_inode *ino;
 
@@ -260,28 +263,35 @@ static int ls_dir(struct ls_state *s, eshare_inode *dir, const char *path, size_
 		cli_buf_add(&child, path, pathlen);
 		if (pathlen != 1 || path[0] != '/')
 			cli_buf_addc(&child, '/');
-		cli_buf_add(&child, name, nl);
-		ret = eshare_lookup_at(&ino, dir, name, nl);
+		cli_buf_add(&child, e->name, e->namelen);
+		ret = eshare_lookup_at(&ino, dir, e->name, e->namelen);
 		if (ret) {
 			cli_err_path(s->ctx, child.p, child.len, "lookup", ret);
-			break;
+		} else {
+			ret = cli_stat(s->ctx, ino, child.p, child.len, &st);
+			if (!ret)
+				ret = ls_entry(s, ino, &st, child.p, child.len, e->name, e->namelen);
+			eshare_inode_put(ino);
 		}
-		ret = cli_stat(s->ctx, ino, child.p, child.len, &st);
-		if (!ret)
-			ret = ls_entry(s, ino, &st, child.p, child.len, name, nl);
-		eshare_inode_put(ino);
-		if (ret)
-			break;
+		if (ret && !first)
+			first = ret;
+	}
+	if (ret < 0) {
+		if (!quiet_readdir)
+			cli_err_path(s->ctx, path, pathlen, "readdir", ret);
+		if (!first)
+			first = ret;
 	}
 	cli_buf_free(&child);
-	cli_dir_free(&d);
-	return ret;
+	free(ds);
+	return first;
 }
 
 /* ls -R: each directory's listing under a "path:" header, depth first. */
 static int ls_walk_pre(void *user, const struct cli_node *n)
 {
 	struct ls_state *s = user;
+	int ret;
 
 	if (!S_ISDIR(n->st->mode))
 		return 0;
@@ -293,7 +303,11 @@ static int ls_walk_pre(void *user, const struct cli_node *n)
 		cli_buf_free(&b);
 		s->first = false;
 	}
-	return ls_dir(s, n->ino, n->path, n->pathlen);
+	/* A bad entry in the listing does not keep the walk out of the directory. */
+	ret = ls_dir(s, n->ino, n->path, n->pathlen, true);
+	if (ret && !s->err)
+		s->err = ret;
+	return 0;
 }
 
 int cmd_ls(struct cli_ctx *ctx, struct cli_args *a)
@@ -321,8 +335,10 @@ int cmd_ls(struct cli_ctx *ctx, struct cli_args *a)
 		ret = ls_entry(&s, ino, &st, path.p, path.len, name, strlen(name));
 	} else if (s.recursive) {
 		ret = cli_walk(ctx, ino, path.p, ls_walk_pre, NULL, &s);
+		if (!ret)
+			ret = s.err;
 	} else {
-		ret = ls_dir(&s, ino, path.p, path.len);
+		ret = ls_dir(&s, ino, path.p, path.len, false);
 	}
 	if (s.json)
 		printf("%s]\n", s.first ? "" : "\n");

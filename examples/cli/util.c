@@ -544,6 +544,15 @@ int cli_xattrs_get(struct cli_ctx *ctx, eshare_inode *ino, const char *path, siz
 			if (vl)
 				vl = eshare_getxattr(ino, name, e->value, (size_t)vl);
 		}
+		if (vl == -ENODATA) {
+			/*
+			 * Listed but without a value, as the kernel has it for a
+			 * user.* name on a symlink or special file: not there.
+			 */
+			free(e->value);
+			off += nl + 1;
+			continue;
+		}
 		x.n++;
 		if (vl < 0) {
 			struct cli_buf what = { 0 };

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * erofs-share tree walker: reading a directory, and a depth-first walk with
- * an explicit stack (a crafted image may nest directories far deeper than the
- * C stack would survive, or loop back on itself).
+ * erofs-share tree walker: a directory read a batch at a time, and a
+ * depth-first walk with an explicit stack (a crafted image may nest
+ * directories far deeper than the C stack would survive, loop back on
+ * itself, or put one directory under many parents).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,61 +12,61 @@
 
 #include "cli.h"
 
-static int dir_collect_fn(void *user, const char *name, size_t namelen, uint64_t ino,
+static bool is_dot_or_dotdot(const char *name, size_t len)
+{
+	return (len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+static int stream_collect(void *user, const char *name, size_t namelen, uint64_t ino,
 			  unsigned type, uint64_t next)
 {
-	struct cli_dir *d = user;
+	struct cli_dirstream *ds = user;
 	struct cli_dirent *e;
 
-	if ((namelen == 1 && name[0] == '.') || (namelen == 2 && name[0] == '.' && name[1] == '.'))
+	if (is_dot_or_dotdot(name, namelen))
 		return 0;
-	if (d->n == d->cap) {
-		d->cap = d->cap ? d->cap * 2 : 32;
-		d->v = cli_realloc(d->v, d->cap * sizeof(*d->v));
-	}
-	e = &d->v[d->n++];
-	e->nameoff = d->names.len;
+	/* The library promises names of 1..255 bytes. */
+	if (!namelen || namelen >= sizeof(e->name))
+		return -EIO;
+	e = &ds->v[ds->n++];
+	memcpy(e->name, name, namelen);
+	e->name[namelen] = '\0';
 	e->namelen = namelen;
 	e->ino = ino;
 	e->type = type;
-	cli_buf_add(&d->names, name, namelen);
-	/* Keep each name NUL-terminated inside the arena for easy printing. */
-	cli_buf_addc(&d->names, '\0');
-	return 0;
+	e->next = next;
+	/* Stop once the batch is full; the cookie then points past this entry. */
+	return ds->n == CLI_DIR_BATCH;
 }
 
-int cli_dir_read(struct cli_ctx *ctx, eshare_inode *dir, const char *path, size_t pathlen,
-		 struct cli_dir *out)
+void cli_dirstream_open(struct cli_dirstream *ds, eshare_inode *dir, uint64_t cookie)
 {
-	struct cli_dir d = { 0 };
-	uint64_t cookie = 0;
-	int ret;
+	ds->dir = dir;
+	ds->cookie = cookie;
+	ds->n = ds->pos = 0;
+	ds->end = 1;
+}
 
-	ret = eshare_readdir(dir, &cookie, dir_collect_fn, &d);
-	if (ret) {
-		cli_err_path(ctx, path, pathlen, "readdir", ret < 0 ? ret : -EIO);
-		cli_dir_free(&d);
-		return ret < 0 ? ret : -EIO;
+int cli_dirstream_next(struct cli_dirstream *ds, const struct cli_dirent **e)
+{
+	while (ds->pos == ds->n) {
+		int ret;
+
+		if (ds->end <= 0)
+			return ds->end;
+		ds->n = ds->pos = 0;
+		ret = eshare_readdir(ds->dir, &ds->cookie, stream_collect, ds);
+		ds->end = ret > 0 ? 1 : ret;
 	}
-	if (!d.names.p)
-		cli_buf_add(&d.names, "", 0);
-	*out = d;
-	return 0;
-}
-
-void cli_dir_free(struct cli_dir *d)
-{
-	free(d->v);
-	cli_buf_free(&d->names);
-	memset(d, 0, sizeof(*d));
+	*e = &ds->v[ds->pos++];
+	return 1;
 }
 
 /* A directory being walked. */
 struct frame {
 	eshare_inode *ino;
 	struct eshare_stat st;
-	struct cli_dir dir;
-	size_t idx;
+	uint64_t cookie;	/* where its next entry is read */
 	size_t pathlen;		/* length of its path in the walk's buffer */
 	size_t nameoff;		/* where its name starts in that path */
 };
@@ -75,43 +76,35 @@ struct walk {
 	struct frame *stack;
 	size_t depth, cap;
 	struct cli_buf path;
+	/* One batch for the whole walk: it belongs to the frame being read. */
+	struct cli_dirstream ds;
+	size_t ds_frame;	/* SIZE_MAX: none */
+	struct cli_inomap seen;	/* directory inodes entered */
+	int err;		/* the first error met */
+	bool stopping;
 };
 
-static int push(struct walk *w, eshare_inode *ino, const struct eshare_stat *st, size_t nameoff)
+static void note(struct walk *w, int err)
+{
+	if (!w->err)
+		w->err = err;
+}
+
+static void push(struct walk *w, eshare_inode *ino, const struct eshare_stat *st, size_t nameoff)
 {
 	struct frame *f;
-	size_t i;
-	int ret;
 
-	if (w->depth >= CLI_MAX_DEPTH) {
-		cli_err_path(w->ctx, w->path.p, w->path.len, "directories nested too deeply",
-			     -ELOOP);
-		return -ELOOP;
-	}
-	/* A directory that contains itself would make the walk endless. */
-	for (i = 0; i < w->depth; i++) {
-		if (w->stack[i].st.ino == st->ino) {
-			cli_err_path(w->ctx, w->path.p, w->path.len,
-				     "directory cycle (an ancestor's inode again)",
-				     -ESHARE_EFSCORRUPTED);
-			return -ELOOP;
-		}
-	}
 	if (w->depth == w->cap) {
 		w->cap = w->cap ? w->cap * 2 : 16;
 		w->stack = cli_realloc(w->stack, w->cap * sizeof(*w->stack));
 	}
-	f = &w->stack[w->depth];
-	memset(f, 0, sizeof(*f));
-	ret = cli_dir_read(w->ctx, ino, w->path.p, w->path.len, &f->dir);
-	if (ret)
-		return ret;
+	f = &w->stack[w->depth++];
 	f->ino = ino;
 	f->st = *st;
+	f->cookie = 0;
 	f->pathlen = w->path.len;
 	f->nameoff = nameoff;
-	w->depth++;
-	return 0;
+	w->ds_frame = SIZE_MAX;
 }
 
 static void pop(struct walk *w)
@@ -119,13 +112,109 @@ static void pop(struct walk *w)
 	struct frame *f = &w->stack[--w->depth];
 
 	eshare_inode_put(f->ino);
-	cli_dir_free(&f->dir);
+	if (w->ds_frame == w->depth)
+		w->ds_frame = SIZE_MAX;
+}
+
+/*
+ * May the walk enter directory @st (at w->path)?  Each directory inode is
+ * entered once: one already on the path is a cycle, one entered before under
+ * another path a directory with two parents.  Both are corruption.
+ */
+static int may_enter(struct walk *w, const struct eshare_stat *st)
+{
+	size_t i;
+
+	for (i = 0; i < w->depth; i++) {
+		if (w->stack[i].st.ino == st->ino) {
+			cli_err_path(w->ctx, w->path.p, w->path.len,
+				     "directory cycle (an ancestor's inode again); skipped",
+				     -ESHARE_EFSCORRUPTED);
+			return -ESHARE_EFSCORRUPTED;
+		}
+	}
+	if (cli_inomap_get_or_put(&w->seen, st->ino, 0) != SIZE_MAX) {
+		cli_err_path(w->ctx, w->path.p, w->path.len,
+			     "directory already seen under another path (a directory hard link); "
+			     "skipped", -ESHARE_EFSCORRUPTED);
+		return -ESHARE_EFSCORRUPTED;
+	}
+	if (w->depth >= CLI_MAX_DEPTH) {
+		cli_err_path(w->ctx, w->path.p, w->path.len,
+			     "directories nested too deeply; skipped", -ELOOP);
+		return -ELOOP;
+	}
+	return 0;
+}
+
+/* The directory on top is done: its post call, then off the stack. */
+static void finish_dir(struct walk *w, cli_visit_fn post, void *user)
+{
+	struct frame *f = &w->stack[w->depth - 1];
+
+	if (post) {
+		struct cli_node node = { .path = w->path.p, .pathlen = w->path.len,
+					 .name = w->path.p + f->nameoff,
+					 .namelen = f->pathlen - f->nameoff, .ino = f->ino,
+					 .st = &f->st, .depth = (unsigned)(w->depth - 1),
+					 .stopping = w->stopping };
+		int ret = post(user, &node);
+
+		if (ret < 0)
+			note(w, ret);
+		if (ret == CLI_WALK_STOP)
+			w->stopping = true;
+	}
+	pop(w);
+}
+
+/* Visit one entry of the directory on top of the stack. */
+static void visit_entry(struct walk *w, const struct cli_dirent *e, cli_visit_fn pre, void *user)
+{
+	struct frame *f = &w->stack[w->depth - 1];
+	struct eshare_stat st;
+	struct cli_node node;
+	eshare_inode *child;
+	size_t nameoff;
+	int ret;
+
+	if (!(w->path.len == 1 && w->path.p[0] == '/'))
+		cli_buf_addc(&w->path, '/');
+	nameoff = w->path.len;
+	cli_buf_add(&w->path, e->name, e->namelen);
+	ret = eshare_lookup_at(&child, f->ino, e->name, e->namelen);
+	if (ret) {
+		cli_err_path(w->ctx, w->path.p, w->path.len, "lookup", ret);
+		note(w, ret);
+		return;
+	}
+	ret = cli_stat(w->ctx, child, w->path.p, w->path.len, &st);
+	if (!ret && S_ISDIR(st.mode))
+		ret = may_enter(w, &st);
+	if (ret) {
+		eshare_inode_put(child);
+		note(w, ret);
+		return;
+	}
+	node = (struct cli_node){ .path = w->path.p, .pathlen = w->path.len,
+				  .name = w->path.p + nameoff, .namelen = e->namelen,
+				  .ino = child, .st = &st, .depth = (unsigned)w->depth };
+	ret = pre(user, &node);
+	if (ret == CLI_WALK_STOP)
+		w->stopping = true;
+	else if (ret < 0)
+		note(w, ret);
+	if (ret || !S_ISDIR(st.mode)) {
+		eshare_inode_put(child);
+		return;
+	}
+	push(w, child, &st, nameoff);
 }
 
 int cli_walk(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_visit_fn pre,
 	     cli_visit_fn post, void *user)
 {
-	struct walk w = { .ctx = ctx };
+	struct walk w = { .ctx = ctx, .ds_frame = SIZE_MAX };
 	struct eshare_stat st;
 	struct cli_node node;
 	const char *slash;
@@ -140,77 +229,48 @@ int cli_walk(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_vis
 				  .name = slash ? slash + 1 : w.path.p, .ino = start, .st = &st };
 	node.namelen = strlen(node.name);
 	ret = pre(user, &node);
+	if (ret == CLI_WALK_STOP || ret == CLI_WALK_SKIP || !S_ISDIR(st.mode)) {
+		ret = ret < 0 ? ret : 0;
+		goto out;
+	}
 	if (ret < 0)
 		goto out;
-	if (!S_ISDIR(st.mode) || ret == CLI_WALK_SKIP) {
-		ret = 0;
-		goto out;
-	}
-	ret = push(&w, eshare_inode_get(start), &st, (size_t)(node.name - w.path.p));
-	if (ret) {
-		eshare_inode_put(start);
-		goto out;
-	}
+	cli_inomap_get_or_put(&w.seen, st.ino, 0);
+	push(&w, eshare_inode_get(start), &st, (size_t)(node.name - w.path.p));
 	while (w.depth) {
-		struct frame *f = &w.stack[w.depth - 1];
-		struct cli_dirent *e;
-		eshare_inode *child;
-		const char *name;
-		size_t nameoff;
+		size_t top = w.depth - 1;
+		struct frame *f = &w.stack[top];
+		const struct cli_dirent *e;
 
 		w.path.len = f->pathlen;
 		w.path.p[w.path.len] = '\0';
-		if (f->idx == f->dir.n) {
-			if (post) {
-				node = (struct cli_node){ .path = w.path.p, .pathlen = w.path.len,
-							  .name = w.path.p + f->nameoff,
-							  .namelen = f->pathlen - f->nameoff,
-							  .ino = f->ino, .st = &f->st,
-							  .depth = (unsigned)(w.depth - 1) };
-				ret = post(user, &node);
-				if (ret < 0)
-					goto out;
+		if (w.stopping) {
+			finish_dir(&w, post, user);
+			continue;
+		}
+		if (w.ds_frame != top) {
+			cli_dirstream_open(&w.ds, f->ino, f->cookie);
+			w.ds_frame = top;
+		}
+		ret = cli_dirstream_next(&w.ds, &e);
+		if (ret <= 0) {
+			if (ret < 0) {
+				cli_err_path(ctx, w.path.p, w.path.len,
+					     "readdir (the rest of this directory skipped)", ret);
+				note(&w, ret);
 			}
-			pop(&w);
+			finish_dir(&w, post, user);
 			continue;
 		}
-		e = &f->dir.v[f->idx++];
-		name = f->dir.names.p + e->nameoff;
-		if (!(w.path.len == 1 && w.path.p[0] == '/'))
-			cli_buf_addc(&w.path, '/');
-		nameoff = w.path.len;
-		cli_buf_add(&w.path, name, e->namelen);
-		ret = eshare_lookup_at(&child, f->ino, name, e->namelen);
-		if (ret) {
-			cli_err_path(ctx, w.path.p, w.path.len, "lookup", ret);
-			goto out;
-		}
-		ret = cli_stat(ctx, child, w.path.p, w.path.len, &st);
-		if (ret) {
-			eshare_inode_put(child);
-			goto out;
-		}
-		node = (struct cli_node){ .path = w.path.p, .pathlen = w.path.len,
-					  .name = w.path.p + nameoff, .namelen = e->namelen,
-					  .ino = child, .st = &st, .depth = (unsigned)w.depth };
-		ret = pre(user, &node);
-		if (ret < 0 || !S_ISDIR(st.mode) || ret == CLI_WALK_SKIP) {
-			eshare_inode_put(child);
-			if (ret < 0)
-				goto out;
-			continue;
-		}
-		ret = push(&w, child, &st, nameoff);
-		if (ret) {
-			eshare_inode_put(child);
-			goto out;
-		}
+		f->cookie = e->next;
+		visit_entry(&w, e, pre, user);
 	}
-	ret = 0;
+	ret = w.err;
 out:
 	while (w.depth)
 		pop(&w);
 	free(w.stack);
+	cli_inomap_free(&w.seen);
 	cli_buf_free(&w.path);
 	return ret;
 }

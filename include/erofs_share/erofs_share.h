@@ -265,8 +265,9 @@ ESHARE_API int eshare_root(eshare_inode **out, eshare_image *img);
 
 /**
  * Look up an absolute or root-relative path ("/a/b", "a/b"); "." and ".."
- * components are resolved by the directories' entries; symlinks are not
- * followed.
+ * components are resolved by the walk itself, as the kernel's path walk
+ * does ("." stays, ".." goes back one directory, the root's ".." is the
+ * root), never by the image's own entries; symlinks are not followed.
  * @return 0; -ENOENT; -ENOTDIR if a non-final component is not a directory;
  *         -ENAMETOOLONG for a component over 255 bytes; -EIO;
  *         ESHARE_EFSCORRUPTED; -ENOMEM.
@@ -274,8 +275,12 @@ ESHARE_API int eshare_root(eshare_inode **out, eshare_image *img);
 ESHARE_API int eshare_lookup(eshare_inode **out, eshare_image *img, const char *path);
 
 /**
- * Look up one name (not NUL-terminated, @p namelen bytes) in @p dir.
- * @return as eshare_lookup(); -ENOTDIR if @p dir is not a directory.
+ * Look up one name (not NUL-terminated, @p namelen bytes) in @p dir, with
+ * the kernel's binary search (on a damaged directory holding a name twice
+ * it finds the entry the kernel finds).  "." is @p dir itself; ".." is
+ * what the image's entry says (as the kernel's NFS-export get_parent).
+ * @return as eshare_lookup(); -ENOTDIR if @p dir is not a directory;
+ *         -EINVAL for a name holding '/'.
  */
 ESHARE_API int eshare_lookup_at(eshare_inode **out, eshare_inode *dir, const char *name,
 				size_t namelen);
@@ -412,6 +417,9 @@ typedef int (*eshare_dirent_fn)(void *user, const char *name, size_t namelen, ui
 /**
  * List a directory in on-disk order ("." and ".." included), starting at
  * *cookie (0 = the beginning) and updating it as entries are delivered.
+ * A name holding '/' (the kernel's getdents refuses it) or not strictly
+ * after the name before it (names are sorted; fsck.erofs checks it) is
+ * ESHARE_EFSCORRUPTED, after the entries before it were delivered.
  * @return 0 at the end; the callback's non-zero value if it stopped;
  *         -ENOTDIR; -EINVAL for a cookie that no entry has; -EIO;
  *         ESHARE_EFSCORRUPTED; -ENOMEM.
@@ -419,9 +427,13 @@ typedef int (*eshare_dirent_fn)(void *user, const char *name, size_t namelen, ui
 ESHARE_API int eshare_readdir(eshare_inode *dir, uint64_t *cookie, eshare_dirent_fn fn, void *user);
 
 /**
- * Copy a symlink's target (not NUL-terminated) into @p buf.
+ * Copy a symlink's target (not NUL-terminated) into @p buf, as readlink(2)
+ * on a kernel mount gives it: at most 4095 bytes (the kernel reads one page
+ * of a long symlink), cut at the first NUL byte.  The size eshare_stat()
+ * reports is the inode's, which may be larger.
  * @return the target's full length (may exceed @p len: then the copy is
- *         truncated); -EINVAL if not a symlink; -EIO; ESHARE_EFSCORRUPTED.
+ *         truncated); -EINVAL if not a symlink; -EIO; ESHARE_EFSCORRUPTED;
+ *         -ENOMEM.
  */
 ESHARE_API ssize_t eshare_readlink(eshare_inode *ino, char *buf, size_t len);
 
@@ -437,6 +449,8 @@ ESHARE_API ssize_t eshare_listxattr(eshare_inode *ino, char *buf, size_t len);
 
 /**
  * Get one xattr's value, as getxattr(2). @p len 0 asks for the size.
+ * A user.* name on an inode neither a regular file nor a directory is
+ * -ENODATA, as the VFS has it (listxattr still lists it).
  * @return value size; -ENODATA if absent; -ERANGE if @p len is too small
  *         or the name is empty or longer than 255 bytes; -EOPNOTSUPP for a
  *         name in no namespace EROFS stores (or a bare-header xattr area);

@@ -4,6 +4,14 @@
  * by unsigned byte order across blocks.  Readdir cookies are the byte
  * position of a dirent (block * blksz + index * 12), as the kernel's f_pos;
  * a directory without "." gets one synthesized at position i_size.
+ *
+ * Readdir refuses, as corruption, a name holding '/' (the kernel's VFS
+ * filldir does, so getdents fails there) and a name not strictly after the
+ * one before it (fsck.erofs does; lookups, the kernel's too, rely on that
+ * order, and a directory whose block map repeats a block would otherwise
+ * list the same names again and again).  Lookup is the kernel's binary
+ * search step for step, so that on a damaged directory (a name twice, out of
+ * order) it finds the entry the kernel finds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -82,12 +90,56 @@ static int alloc_block(struct ef_fs *fs, struct dblock *b)
 	return b->buf ? 0 : -ENOMEM;
 }
 
+static int namecmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* The name before the dirent at @pos, to check the order of the ones after. */
+static int prev_name(struct ef_fs *fs, struct ef_inode *dir, uint64_t pos, struct dblock *b,
+		     char *prev, size_t *prevlen)
+{
+	uint64_t j = pos >> fs->blkszbits;
+	uint32_t i = (uint32_t)(pos & (fs->blksz - 1)) / sizeof(struct erofs_dirent);
+	const char *name;
+	int rc;
+
+	*prevlen = 0;
+	if (!pos)
+		return 0;
+	if ((pos & (fs->blksz - 1)) % sizeof(struct erofs_dirent))
+		return -EINVAL;
+	if (!i) {
+		/* the last name of the block before */
+		rc = read_dblock(fs, dir, j - 1, b);
+		if (rc)
+			return rc;
+		i = b->n;
+	} else {
+		rc = read_dblock(fs, dir, j, b);
+		if (rc)
+			return rc;
+		if (i > b->n)
+			return -EINVAL;
+	}
+	rc = dirent_name(fs, dir, b, i - 1, &name, prevlen);
+	if (!rc)
+		memcpy(prev, name, *prevlen);
+	return rc;
+}
+
 int ef_readdir(struct ef_fs *fs, struct ef_inode *dir, uint64_t *cookie, ef_dirent_fn fn,
 	       void *user)
 {
 	uint64_t pos = *cookie;
 	uint64_t nblocks;
 	struct dblock b = { 0 };
+	char prev[EROFS_NAME_LEN];
+	size_t prevlen = 0;
 	int rc = 0;
 
 	if (!S_ISDIR(dir->mode))
@@ -101,6 +153,11 @@ int ef_readdir(struct ef_fs *fs, struct ef_inode *dir, uint64_t *cookie, ef_dire
 	rc = alloc_block(fs, &b);
 	if (rc)
 		return rc;
+	if (pos < dir->size) {
+		rc = prev_name(fs, dir, pos, &b, prev, &prevlen);
+		if (rc)
+			goto out;
+	}
 	while (pos < dir->size) {
 		uint64_t j = pos >> fs->blkszbits;
 		uint32_t i = (uint32_t)(pos & (fs->blksz - 1));
@@ -127,6 +184,21 @@ int ef_readdir(struct ef_fs *fs, struct ef_inode *dir, uint64_t *cookie, ef_dire
 			rc = dirent_name(fs, dir, &b, i, &name, &len);
 			if (rc)
 				goto out;
+			if (memchr(name, '/', len)) {
+				rc = ef_corrupt(fs, dir->nid, "block %llu dirent %u: a name holding '/'",
+						(unsigned long long)j, i);
+				goto out;
+			}
+			if (prevlen && namecmp(prev, prevlen, name, len) >= 0) {
+				rc = ef_corrupt(fs, dir->nid,
+						"block %llu dirent %u: name out of order (%s)",
+						(unsigned long long)j, i,
+						namecmp(prev, prevlen, name, len) ? "before the previous" :
+										     "the previous again");
+				goto out;
+			}
+			memcpy(prev, name, len);
+			prevlen = len;
 			rc = fn(user, name, len, dirent_nid(&b, i), dirent_type(&b, i), next);
 			*cookie = next;
 			if (rc)
@@ -143,53 +215,42 @@ out:
 	return rc;
 }
 
-static int namecmp(const char *a, size_t alen, const char *b, size_t blen)
+/*
+ * The kernel's erofs_dirnamecmp(): compare @name with a dirent's name from
+ * byte *matched on (the prefix already known equal), the dirent's name
+ * ending at @dlen or at a NUL byte.  Returns <0, 0, >0 as @name sorts before,
+ * equals or sorts after it; *matched gets the length of the common prefix.
+ */
+static int dirnamecmp(const char *name, size_t len, const char *dn, size_t dlen,
+		      size_t *matched)
 {
-	int c = memcmp(a, b, alen < blen ? alen : blen);
+	size_t i = *matched;
 
-	if (c)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
+	while (i < dlen && dn[i]) {
+		unsigned char c = i < len ? (unsigned char)name[i] : 0;
 
-/* Binary search within one block: 0 found (nid set), 1 not in this block. */
-static int find_in_block(struct ef_fs *fs, struct ef_inode *dir, const struct dblock *b,
-			 const char *name, size_t len, uint64_t *nid, int *side)
-{
-	int64_t lo = 0, hi = (int64_t)b->n - 1;
-	int rc;
-
-	*side = 0;
-	while (lo <= hi) {
-		int64_t mid = lo + (hi - lo) / 2;
-		const char *dn = NULL;
-		size_t dl = 0;
-		int c;
-
-		rc = dirent_name(fs, dir, b, (uint32_t)mid, &dn, &dl);
-		if (rc)
-			return rc;
-		c = namecmp(name, len, dn, dl);
-		if (!c) {
-			*nid = dirent_nid(b, (uint32_t)mid);
-			return 0;
+		if (c != (unsigned char)dn[i]) {
+			*matched = i;
+			return c > (unsigned char)dn[i] ? 1 : -1;
 		}
-		if (c < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
+		i++;
 	}
-	/* which side of this block the name would lie on */
-	if (hi < 0)
-		*side = -1;
-	else if (lo >= (int64_t)b->n)
-		*side = 1;
-	return 1;
+	*matched = i;
+	return i >= len ? 0 : 1;
 }
 
+/*
+ * The kernel's lookup (fs/erofs/namei.c): a binary search over the blocks
+ * by their first name, keeping as candidate the last block whose first name
+ * is not after @name, then a binary search over the candidate's other
+ * dirents.  Both narrow with the common prefix already matched, as the
+ * kernel does, so that on a directory out of order (or holding a name
+ * twice) the same dirent is found.
+ */
 int ef_lookup(struct ef_fs *fs, struct ef_inode *dir, const char *name, size_t len, uint64_t *nid)
 {
-	int64_t head = 0, back;
+	int64_t head = 0, back, cand = -1, last = -1;
+	size_t startprfx = 0, endprfx = 0;
 	struct dblock b = { 0 };
 	int rc;
 
@@ -197,7 +258,7 @@ int ef_lookup(struct ef_fs *fs, struct ef_inode *dir, const char *name, size_t l
 		return -ENOTDIR;
 	if (len > EROFS_NAME_LEN)
 		return -ENAMETOOLONG;
-	if (!len)
+	if (!len || memchr(name, '\0', len))
 		return -ENOENT;
 	if (dir->dot_omitted && len == 1 && name[0] == '.') {
 		*nid = dir->nid;
@@ -207,28 +268,71 @@ int ef_lookup(struct ef_fs *fs, struct ef_inode *dir, const char *name, size_t l
 	rc = alloc_block(fs, &b);
 	if (rc)
 		return rc;
-	rc = -ENOENT;
 	while (head <= back) {
 		int64_t mid = head + (back - head) / 2;
-		int side, r;
+		size_t matched = startprfx < endprfx ? startprfx : endprfx, dl = 0;
+		const char *dn = NULL;
+		int diff;
 
-		r = read_dblock(fs, dir, (uint64_t)mid, &b);
+		rc = read_dblock(fs, dir, (uint64_t)mid, &b);
+		if (!rc)
+			rc = dirent_name(fs, dir, &b, 0, &dn, &dl);
+		if (rc)
+			goto out;
+		last = mid;
+		diff = dirnamecmp(name, len, dn, dl, &matched);
+		if (diff < 0) {
+			back = mid - 1;
+			endprfx = matched;
+			continue;
+		}
+		if (!diff) {
+			*nid = dirent_nid(&b, 0);
+			goto out;
+		}
+		cand = mid;
+		head = mid + 1;
+		startprfx = matched;
+	}
+	rc = -ENOENT;
+	if (cand < 0)
+		goto out;
+	if (cand != last) {
+		/* the last block read was not the candidate */
+		rc = read_dblock(fs, dir, (uint64_t)cand, &b);
+		if (rc)
+			goto out;
+	}
+	rc = -ENOENT;
+	head = 1;
+	back = (int64_t)b.n - 1;
+	startprfx = endprfx = 0;
+	while (head <= back) {
+		int64_t mid = head + (back - head) / 2;
+		size_t matched = startprfx < endprfx ? startprfx : endprfx, dl = 0;
+		const char *dn = NULL;
+		int diff, r;
+
+		r = dirent_name(fs, dir, &b, (uint32_t)mid, &dn, &dl);
 		if (r) {
 			rc = r;
 			break;
 		}
-		r = find_in_block(fs, dir, &b, name, len, nid, &side);
-		if (r <= 0) {
-			rc = r;
+		diff = dirnamecmp(name, len, dn, dl, &matched);
+		if (!diff) {
+			*nid = dirent_nid(&b, (uint32_t)mid);
+			rc = 0;
 			break;
 		}
-		if (side < 0)
-			back = mid - 1;
-		else if (side > 0)
+		if (diff > 0) {
 			head = mid + 1;
-		else
-			break; /* between two names of this block: absent */
+			startprfx = matched;
+		} else {
+			back = mid - 1;
+			endprfx = matched;
+		}
 	}
+out:
 	free(b.buf);
 	return rc;
 }

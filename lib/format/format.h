@@ -266,7 +266,8 @@ ssize_t ef_getxattr(struct ef_fs *fs, struct ef_inode *ino, const char *name, vo
 ssize_t ef_get_fingerprint(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len);
 int ef_load_prefixes(struct ef_fs *fs);
 
-/* symlink */
+/* symlink: the kernel's readlink(2) never gives more than PAGE_SIZE - 1 bytes */
+#define EF_SYMLINK_MAX 4095u
 ssize_t ef_readlink(struct ef_fs *fs, struct ef_inode *ino, char *buf, size_t len);
 
 #endif

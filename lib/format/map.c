@@ -252,17 +252,34 @@ int ef_read(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len, uint6
 	return ef_read_direct(fs, ino, buf, len, off);
 }
 
+/*
+ * A symlink's target as the kernel's readlink(2) gives it: the first
+ * min(i_size, EF_SYMLINK_MAX) bytes (page_get_link() reads one page and
+ * ends the string at PAGE_SIZE - 1, PATH_MAX - 1 on 4 KiB pages), cut at
+ * the first NUL byte.  i_size itself may be larger; lstat shows it.
+ */
 ssize_t ef_readlink(struct ef_fs *fs, struct ef_inode *ino, char *buf, size_t len)
 {
+	size_t want = ino->size < EF_SYMLINK_MAX ? (size_t)ino->size : EF_SYMLINK_MAX;
+	char *tmp;
+	char *z;
 	int rc;
 
 	if (!S_ISLNK(ino->mode))
 		return -EINVAL;
-	if (ino->size > 65535)
-		return ef_corrupt(fs, ino->nid, "symlink of %llu bytes",
-				  (unsigned long long)ino->size);
-	if (len > ino->size)
-		len = ino->size;
-	rc = ef_read(fs, ino, buf, len, 0);
-	return rc ? rc : (ssize_t)ino->size;
+	tmp = malloc(want ? want : 1);
+	if (!tmp)
+		return -ENOMEM;
+	rc = ef_read(fs, ino, tmp, want, 0);
+	if (rc) {
+		free(tmp);
+		return rc;
+	}
+	z = memchr(tmp, '\0', want);
+	if (z)
+		want = (size_t)(z - tmp);
+	if (len)
+		memcpy(buf, tmp, len < want ? len : want);
+	free(tmp);
+	return (ssize_t)want;
 }

@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <xxhash.h>
 
@@ -417,6 +418,13 @@ ssize_t ef_getxattr(struct ef_fs *fs, struct ef_inode *ino, const char *name, vo
 	}
 	if (i == sizeof(short_prefixes) / sizeof(short_prefixes[0]))
 		return -EOPNOTSUPP;
+	/*
+	 * The VFS's xattr_permission(): user.* names exist only on regular
+	 * files and directories; on any other inode reading one is ENODATA
+	 * (listxattr still lists them, as the kernel does).
+	 */
+	if (i == EROFS_XATTR_INDEX_USER && !S_ISREG(ino->mode) && !S_ISDIR(ino->mode))
+		return -ENODATA;
 	gc.index = i;
 	gc.name = name + strlen(short_prefixes[i]);
 	gc.namelen = namelen - strlen(short_prefixes[i]);
