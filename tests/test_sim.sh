@@ -173,9 +173,13 @@ def fleet(r, pol):
     assert len(xs) == 1 and len(hosts) == 3, r["runs"]
     assert xs[0]["final_cache_bytes"] == sum(h["final_cache_bytes"] for h in hosts)
     return xs[0]
-for pol in ("off", "compute"):
+# The final cache (what stays); and the peak without sharing.  Under
+# compute the peak also holds the pages a file caches on its own before its
+# fingerprint is known, which depends on timing, not on placement only.
+for pol, keys in (("off", ("peak_cache_bytes", "final_cache_bytes")),
+                  ("compute", ("final_cache_bytes",))):
     s, p = fleet(sp, pol), fleet(pk, pol)
-    for k in ("peak_cache_bytes", "final_cache_bytes"):
+    for k in keys:
         if p[k] > s[k]:
             sys.exit(f"FAIL: {pol} {k}: pack {p[k]} > spread {s[k]}")
 if not fleet(pk, "off")["final_cache_bytes"] < fleet(sp, "off")["final_cache_bytes"]:
@@ -229,5 +233,9 @@ rc=0
 "$sim" -q --json "$t/isdir.json" "$A" 2>"$t/err" || rc=$?
 [ "$rc" = 1 ] || fail "writing over a directory: exit $rc"
 if ls "$t"/isdir.json.tmp* >/dev/null 2>&1; then fail "a temporary report was left"; fi
-"$sim" --help | grep -q -- "--placement spread|pack" || fail "--help does not document --placement"
+"$sim" --help >"$t/help"
+for o in --workload --scenario --replicas --threads --hosts "--placement spread|pack" --budget \
+	--policy --seed --json --csv --chart "Exit status"; do
+	grep -qF -- "$o" "$t/help" || fail "--help does not document $o"
+done
 echo "test_sim: ok"

@@ -480,6 +480,7 @@ static void load_scenario(struct sim *s, const char *file, struct settings *st,
 				apply(&probe, &one, where);
 				prog = saved;
 			}
+			free((char *)*set);	/* a later line wins */
 			*set = fld[1];
 			nf = 1;	/* keep fld[1]: the settings point at it */
 		}
@@ -542,6 +543,52 @@ static void add_positional(struct sim *s, const char *arg)
 	free(names);
 }
 
+static void sim_free(struct sim *s, struct settings *scen)
+{
+	const char **f = (const char **)scen;
+	unsigned i;
+	size_t k;
+
+	for (k = 0; k < sizeof(*scen) / sizeof(*f); k++)
+		free((char *)f[k]);
+	for (i = 0; i < s->nimg; i++) {
+		for (k = 0; k < s->img[i].nfiles; k++)
+			free(s->img[i].files[k].path);
+		free(s->img[i].files);
+		free(s->img[i].name);
+		free(s->img[i].path);
+		free(s->img[i].trace);
+	}
+	free(s->img);
+	for (i = 0; i < s->nspec; i++)
+		free(s->spec[i].trace);
+	free(s->spec);
+	for (i = 0; i < s->nct; i++)
+		free(s->ct[i].ops);
+	free(s->ct);
+	for (k = 0; k < s->nseries; k++) {
+		free(s->series[k].t);
+		free(s->series[k].bytes);
+	}
+	free(s->series);
+	free(s->res);
+	free(s->host_lim);
+	free(s->host_unlimited);
+	free(s->id_pages);
+	free((void *)s->open.devices);
+}
+
+/*
+ * The run's state lives in static storage: every exit, early or not, leaves
+ * it reachable rather than leaked; the normal end frees it.
+ */
+static struct sim sim_g = {
+	.prog = "erofs-share-sim", .wl = WL_ALL, .volume = 16u << 20, .replicas = 1, .threads = 2,
+	.hosts = 1, .nbudgets = 1, .seed = 1, .stagger_ms = 1,
+	.policies = { ESHARE_SHARE_OFF, ESHARE_SHARE_COMPUTE }, .npolicies = 2,
+};
+static struct settings scen_g;
+
 int main(int argc, char **argv)
 {
 	enum { O_WORKLOAD = 256, O_SCENARIO, O_REPLICAS, O_THREADS, O_HOSTS, O_PLACEMENT,
@@ -569,12 +616,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sim sim = {
-		.prog = prog, .wl = WL_ALL, .volume = 16u << 20, .replicas = 1, .threads = 2,
-		.hosts = 1, .nbudgets = 1, .seed = 1, .stagger_ms = 1,
-		.policies = { ESHARE_SHARE_OFF, ESHARE_SHARE_COMPUTE }, .npolicies = 2,
-	}, *s = &sim;
-	struct settings cli = { 0 }, scen = { 0 };
+	struct settings cli = { 0 }, *scen = &scen_g;
+	struct sim *s = &sim_g;
 	struct pending *pend = NULL;
 	const char **devices = NULL;
 	const char *scenario = NULL;
@@ -619,8 +662,8 @@ int main(int argc, char **argv)
 	if (scenario) {
 		if (optind < argc)
 			die_usage("images come from the scenario: no IMAGE arguments with --scenario");
-		load_scenario(s, scenario, &scen, &pend, &npend);
-		apply(s, &scen, "");
+		load_scenario(s, scenario, scen, &pend, &npend);
+		apply(s, scen, "");
 	} else {
 		if (optind == argc)
 			die_usage("no image given");
@@ -676,8 +719,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "\r%*s\r", 90, "");
 	if (!s->quiet)
 		sim_print_table(s);
-	if (sim_write_outputs(s))
+	if (sim_write_outputs(s)) {
+		sim_free(s, scen);
 		return SIM_EXIT_FAIL;
+	}
 	if (!s->quiet) {
 		if (s->json)
 			printf("JSON written to %s\n", s->json);
@@ -693,5 +738,6 @@ int main(int argc, char **argv)
 			       s->chart);
 		}
 	}
+	sim_free(s, scen);
 	return SIM_EXIT_OK;
 }

@@ -34,7 +34,22 @@ static void budget_str(char *out, size_t len, uint64_t budget)
 		snprintf(out, len, "unlimited");
 }
 
-/* The run without sharing and the first with it, at the first budget, fleet-wide. */
+/* The budget the summary and the curves show: unlimited if run, else the largest. */
+static uint64_t main_budget(const struct sim *s)
+{
+	uint64_t b = s->budgets[0];
+	unsigned i;
+
+	for (i = 0; i < s->nbudgets; i++) {
+		if (!s->budgets[i])
+			return 0;
+		if (s->budgets[i] > b)
+			b = s->budgets[i];
+	}
+	return b;
+}
+
+/* The run of @policy at @budget: the host's, or the fleet's with several. */
 static const struct sim_result *find(const struct sim *s, uint32_t policy, uint64_t budget)
 {
 	size_t i;
@@ -52,7 +67,7 @@ void sim_print_table(struct sim *s)
 	const struct sim_limits *l = &s->fleet_lim;
 	uint64_t nfiles = 0, nfp = 0;
 	const struct sim_result *off, *on = NULL;
-	char a[32], b[32];
+	char a[32], b[32], c[32];
 	unsigned m;
 	size_t i;
 
@@ -65,10 +80,10 @@ void sim_print_table(struct sim *s)
 	       s->hosts == 1 ? "" : "s", s->pack ? "pack" : "spread", s->threads,
 	       s->threads == 1 ? "" : "s", (unsigned long long)s->seed);
 	for (m = 0; m < s->nimg; m++) {
-		unsigned n = 0, c;
+		unsigned n = 0, k;
 
-		for (c = 0; c < s->nct; c++)
-			n += s->ct[c].image == m;
+		for (k = 0; k < s->nct; k++)
+			n += s->ct[k].image == m;
 		sim_fmt_mib(a, sizeof(a), s->img[m].file_bytes);
 		printf("  %-14s %6zu files, %10s, %u container%s  %s\n", s->img[m].name,
 		       s->img[m].nfiles, a, n, n == 1 ? "" : "s", s->img[m].path);
@@ -108,20 +123,22 @@ void sim_print_table(struct sim *s)
 	}
 	printf("(MiB of regular files' pages in the cache; backend, decomp and hashed in MiB)\n\n");
 
-	off = find(s, ESHARE_SHARE_OFF, s->budgets[0]);
+	off = find(s, ESHARE_SHARE_OFF, main_budget(s));
 	for (m = 0; m < s->npolicies && !on; m++)
 		if (s->policies[m] != ESHARE_SHARE_OFF)
-			on = find(s, s->policies[m], s->budgets[0]);
+			on = find(s, s->policies[m], main_budget(s));
 	if (on) {
 		uint64_t base = off ? off->peak_cache_bytes : l->kernel_noshare_bytes;
 		uint64_t saved = base > on->peak_cache_bytes ? base - on->peak_cache_bytes : 0;
 
 		sim_fmt_mib(a, sizeof(a), saved);
 		sim_fmt_mib(b, sizeof(b), base);
-		printf("sharing saved %s of %s (%.1f%%): peak page cache %s, policy %s vs %s\n", a,
-		       b, base ? 100.0 * (double)saved / (double)base : 0.0,
+		budget_str(c, sizeof(c), main_budget(s));
+		printf("sharing saved %s of %s (%.1f%%): peak page cache %s, policy %s vs %s, "
+		       "budget %s\n",
+		       a, b, base ? 100.0 * (double)saved / (double)base : 0.0,
 		       s->hosts > 1 ? "of the fleet" : "of the host", esc_policy_name(on->policy),
-		       off ? "off" : "every inode its own pages (from metadata)");
+		       off ? "off" : "every inode its own pages (from metadata)", c);
 	}
 }
 
@@ -400,6 +417,7 @@ static int write_chart(struct sim *s)
 	if (!fs)
 		goto out_dir;
 	fclose(fs);
+	opng = &outs[nouts - 2];	/* the second tmp_open() may have moved it */
 
 	/* Memory over time: one data file per run at the first budget. */
 	for (i = 0; i < s->nseries; i++) {
@@ -439,7 +457,7 @@ static int write_chart(struct sim *s)
 	free(body);
 	if (!f)
 		goto out_dir;
-	budget_str(a, sizeof(a), s->budgets[0]);
+	budget_str(a, sizeof(a), main_budget(s));
 	fprintf(f, "set multiplot layout 1,2 title 'erofs-share-sim: page cache of %u container%s "
 		   "on %u host%s, with and without sharing'\n",
 		s->nct, s->nct == 1 ? "" : "s", s->hosts, s->hosts == 1 ? "" : "s");
@@ -448,7 +466,7 @@ static int write_chart(struct sim *s)
 		   "set grid\nset yrange [0:*]\n");
 	fprintf(f, "plot ");
 	for (i = 0, k = 0; i < s->nseries; i++) {
-		if (s->series[i].budget != s->budgets[0])
+		if (s->series[i].budget != main_budget(s))
 			continue;
 		fprintf(f, "%s'%s/series%zu.dat' using 1:2 with lines lw 2 title '%s', \\\n     ",
 			k++ ? "" : "", dirt, i, esc_policy_name(s->series[i].policy));
