@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * erofs-share-fuse: every image of one libsharecache domain served from one
+ * FUSE mount (libfuse3's low-level API).
+ *
+ * Node ids are handed out by a counter and never reused.  A node holds one
+ * reference on the eshare_inode it reads through and one on the image that
+ * inode belongs to; it goes away when the kernel forgets its last lookup.
+ * One mutex (fs->lock) guards the image list and the node tables; reads of
+ * open files use their own inode reference and take no lock.
+ */
+#ifndef ESHARE_FUSEFS_H
+#define ESHARE_FUSEFS_H
+
+#define FUSE_USE_VERSION 314
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <erofs_share/erofs_share.h>
+
+/* One image served: a top-level directory, or the whole mount. */
+struct fimage {
+	char *name;
+	char *path;
+	eshare_image *img;	/* NULL once removed (detached) */
+	eshare_inode *root;
+	uint64_t root_ino;	/* the kernel's inode number of its root */
+	uint64_t seq;		/* readdir position at the mount's root */
+	bool removed;
+	unsigned refs;		/* the list's + one per node (under fs->lock) */
+	struct fimage *next;
+};
+
+struct alias;
+
+struct node {
+	uint64_t id;
+	uint64_t nlookup;
+	struct fimage *fimg;	/* image of ->ino (referenced) */
+	eshare_inode *ino;	/* NULL for the synthetic root */
+	struct eshare_stat st;
+	char *path;		/* path inside its image, for messages */
+	struct alias *aliases;	/* (image, inode number) pairs naming it */
+	/* share_nodes: the key it is found by (object + attributes) */
+	bool shared;
+	uint64_t object;
+	void *xattrs;
+	size_t xattrs_len;
+	bool reported;		/* an error of it was logged */
+	struct node *id_next;
+	struct node *share_next;
+};
+
+struct alias {
+	struct fimage *fimg;
+	uint64_t kino;
+	struct node *node;
+	struct alias *hash_next;
+	struct alias *node_next;
+};
+
+/* Chained hash tables keyed by a 64-bit hash. */
+struct htab {
+	void **b;
+	size_t mask;
+	size_t count;
+};
+
+enum fop {
+	FOP_INIT, FOP_LOOKUP, FOP_FORGET, FOP_GETATTR, FOP_READLINK, FOP_OPEN, FOP_READ,
+	FOP_RELEASE, FOP_OPENDIR, FOP_READDIR, FOP_READDIRPLUS, FOP_RELEASEDIR, FOP_STATFS,
+	FOP_GETXATTR, FOP_LISTXATTR, FOP_ACCESS, FOP_WRITE_DENIED, FOP_COUNT
+};
+
+struct fs {
+	eshare_domain *domain;
+	uint32_t policy;
+	bool root_is_image;	/* one plain image is the mount's root */
+	bool share_nodes;
+	bool direct_io;
+	bool foreground;
+	bool debug;
+	const char *backend;
+	double timeout;
+	struct fuse_session *se;
+
+	pthread_mutex_t lock;
+	struct fimage *images;	/* in ->seq order */
+	uint64_t next_seq;
+	uint64_t next_id;
+	struct node *root;
+	struct htab by_id;	/* struct node, id_next */
+	struct htab by_alias;	/* struct alias, hash_next */
+	struct htab by_share;	/* struct node, share_next */
+	uint64_t nodes;
+	int64_t root_mtime;
+
+	atomic_ullong served[FOP_COUNT];
+	atomic_ullong failed[FOP_COUNT];
+};
+
+extern const struct fuse_lowlevel_ops fusefs_ops;
+extern const char *const fusefs_op_names[FOP_COUNT];
+
+void fs_log(struct fs *fs, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int fs_init(struct fs *fs);
+void fs_destroy(struct fs *fs);
+
+/*
+ * Open @path (plus @devices) into the domain as image @name and serve it.
+ * @msg gets a reason on failure.  0 or a negative errno (-EEXIST for a
+ * name in use).
+ */
+int fs_add_image(struct fs *fs, const char *name, const char *path, const char *const *devices,
+		 unsigned ndevices, char *msg, size_t msglen);
+/* Hide image @name, invalidate what the kernel cached of it.  0 or -ENOENT. */
+int fs_remove_image(struct fs *fs, const char *name);
+/* Text or JSON report of the counters into a malloc'ed string. */
+char *fs_stats(struct fs *fs, bool json);
+char *fs_list(struct fs *fs);
+
+/* Control socket: serve on @path until fs_ctl_stop(). */
+int fs_ctl_start(struct fs *fs, const char *path, char *msg, size_t msglen);
+void fs_ctl_run(struct fs *fs);
+void fs_ctl_stop(void);
+int fs_ctl_client(int argc, char **argv);
+
+/* A valid top-level name: not empty, no '/', not "." or "..", <= 255 bytes. */
+bool fs_valid_name(const char *name);
+
+#endif

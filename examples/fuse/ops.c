@@ -1,0 +1,1615 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE operations and the node tables behind them.
+ *
+ * The images never change, so the kernel may cache everything for long:
+ * entries, negative entries, attributes, symlinks, directory listings and
+ * pages (keep_cache).  What it cached of an image that is removed is
+ * invalidated explicitly (fs_remove_image()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/statvfs.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fusefs.h"
+
+#define EROFS_SUPER_MAGIC_V1 0xE0F5E1E2u
+#define READ_MAX (1u << 20)
+
+const char *const fusefs_op_names[FOP_COUNT] = {
+	[FOP_INIT] = "init",
+	[FOP_LOOKUP] = "lookup",
+	[FOP_FORGET] = "forget",
+	[FOP_GETATTR] = "getattr",
+	[FOP_READLINK] = "readlink",
+	[FOP_OPEN] = "open",
+	[FOP_READ] = "read",
+	[FOP_RELEASE] = "release",
+	[FOP_OPENDIR] = "opendir",
+	[FOP_READDIR] = "readdir",
+	[FOP_READDIRPLUS] = "readdirplus",
+	[FOP_RELEASEDIR] = "releasedir",
+	[FOP_STATFS] = "statfs",
+	[FOP_GETXATTR] = "getxattr",
+	[FOP_LISTXATTR] = "listxattr",
+	[FOP_ACCESS] = "access",
+	[FOP_WRITE_DENIED] = "write_denied",
+};
+
+void fs_log(struct fs *fs, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (fs->foreground)
+		fprintf(stderr, "erofs-share-fuse: %s\n", msg);
+	else
+		syslog(level, "%s", msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hash tables                                                          */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static int htab_init(struct htab *t)
+{
+	t->b = calloc(64, sizeof(void *));
+	if (!t->b)
+		return -ENOMEM;
+	t->mask = 63;
+	t->count = 0;
+	return 0;
+}
+
+static uint64_t node_id_hash(const void *e)
+{
+	return mix64(((const struct node *)e)->id);
+}
+
+static uint64_t alias_key(const struct fimage *fimg, uint64_t kino)
+{
+	return mix64((uint64_t)(uintptr_t)fimg ^ mix64(kino));
+}
+
+static uint64_t alias_hash(const void *e)
+{
+	const struct alias *a = e;
+
+	return alias_key(a->fimg, a->kino);
+}
+
+static uint64_t share_hash(const void *e)
+{
+	return mix64(((const struct node *)e)->object);
+}
+
+/* The chain link of an element sits at @off bytes. */
+static void **link_of(void *e, size_t off)
+{
+	return (void **)((char *)e + off);
+}
+
+static void htab_grow(struct htab *t, size_t off, uint64_t (*hash)(const void *))
+{
+	size_t n = (t->mask + 1) * 2, i;
+	void **nb = calloc(n, sizeof(void *));
+
+	if (!nb)
+		return;		/* longer chains, still correct */
+	for (i = 0; i <= t->mask; i++) {
+		void *e = t->b[i];
+
+		while (e) {
+			void *next = *link_of(e, off);
+			size_t h = hash(e) & (n - 1);
+
+			*link_of(e, off) = nb[h];
+			nb[h] = e;
+			e = next;
+		}
+	}
+	free(t->b);
+	t->b = nb;
+	t->mask = n - 1;
+}
+
+static void htab_add(struct htab *t, void *e, size_t off, uint64_t (*hash)(const void *))
+{
+	size_t h;
+
+	if (t->count >= t->mask + 1)
+		htab_grow(t, off, hash);
+	h = hash(e) & t->mask;
+	*link_of(e, off) = t->b[h];
+	t->b[h] = e;
+	t->count++;
+}
+
+static void htab_del(struct htab *t, void *e, size_t off, uint64_t (*hash)(const void *))
+{
+	void **pp = &t->b[hash(e) & t->mask];
+
+	while (*pp) {
+		if (*pp == e) {
+			*pp = *link_of(e, off);
+			t->count--;
+			return;
+		}
+		pp = link_of(*pp, off);
+	}
+}
+
+#define ID_OFF offsetof(struct node, id_next)
+#define ALIAS_OFF offsetof(struct alias, hash_next)
+#define SHARE_OFF offsetof(struct node, share_next)
+
+static struct node *node_by_id(struct fs *fs, uint64_t id)
+{
+	struct node *n = fs->by_id.b[mix64(id) & fs->by_id.mask];
+
+	while (n && n->id != id)
+		n = n->id_next;
+	return n;
+}
+
+static struct alias *alias_find(struct fs *fs, struct fimage *fimg, uint64_t kino)
+{
+	struct alias *a = fs->by_alias.b[alias_key(fimg, kino) & fs->by_alias.mask];
+
+	while (a && (a->fimg != fimg || a->kino != kino))
+		a = a->hash_next;
+	return a;
+}
+
+/* ------------------------------------------------------------------ */
+/* Images and nodes (under fs->lock)                                   */
+
+static void fimage_put_locked(struct fimage *fimg, eshare_inode **root)
+{
+	if (--fimg->refs)
+		return;
+	*root = fimg->root;
+	free(fimg->name);
+	free(fimg->path);
+	free(fimg);
+}
+
+/* Drop the lock, then what could not be released under it. */
+static void unlock_put(struct fs *fs, eshare_inode *a, eshare_inode *b)
+{
+	pthread_mutex_unlock(&fs->lock);
+	eshare_inode_put(a);
+	eshare_inode_put(b);
+}
+
+static bool same_attrs(const struct node *n, uint64_t object, const struct eshare_stat *st,
+		       const void *xattrs, size_t xlen)
+{
+	return n->object == object && n->st.mode == st->mode && n->st.uid == st->uid &&
+	       n->st.gid == st->gid && n->st.file_size == st->file_size &&
+	       n->st.blocks == st->blocks && n->st.mtime_sec == st->mtime_sec &&
+	       n->st.mtime_nsec == st->mtime_nsec && n->st.nlink == st->nlink &&
+	       n->xattrs_len == xlen && (!xlen || !memcmp(n->xattrs, xattrs, xlen));
+}
+
+static struct node *share_find(struct fs *fs, uint64_t object, const struct eshare_stat *st,
+			       const void *xattrs, size_t xlen)
+{
+	struct node *n = fs->by_share.b[mix64(object) & fs->by_share.mask];
+
+	while (n && !same_attrs(n, object, st, xattrs, xlen))
+		n = n->share_next;
+	return n;
+}
+
+static int alias_add(struct fs *fs, struct node *n, struct fimage *fimg, uint64_t kino)
+{
+	struct alias *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	a->fimg = fimg;
+	a->kino = kino;
+	a->node = n;
+	a->node_next = n->aliases;
+	n->aliases = a;
+	htab_add(&fs->by_alias, a, ALIAS_OFF, alias_hash);
+	return 0;
+}
+
+/* Remove node @n; returns the inode reference(s) to put once unlocked. */
+static void node_free_locked(struct fs *fs, struct node *n, eshare_inode **ino,
+			     eshare_inode **root)
+{
+	while (n->aliases) {
+		struct alias *a = n->aliases;
+
+		n->aliases = a->node_next;
+		htab_del(&fs->by_alias, a, ALIAS_OFF, alias_hash);
+		free(a);
+	}
+	if (n->shared)
+		htab_del(&fs->by_share, n, SHARE_OFF, share_hash);
+	htab_del(&fs->by_id, n, ID_OFF, node_id_hash);
+	fs->nodes--;
+	*ino = n->ino;
+	*root = NULL;
+	if (n->fimg)
+		fimage_put_locked(n->fimg, root);
+	free(n->xattrs);
+	free(n->path);
+	free(n);
+}
+
+/* Every xattr, "name\0" + 4-byte length + value, in listxattr order. */
+static int xattr_blob(eshare_inode *ino, void **out, size_t *outlen)
+{
+	ssize_t nl = eshare_listxattr(ino, NULL, 0), r;
+	char *names, *blob = NULL, *p;
+	size_t len = 0;
+
+	if (nl == -EOPNOTSUPP || nl == 0) {
+		*out = NULL;
+		*outlen = 0;
+		return 0;
+	}
+	if (nl < 0)
+		return (int)nl;
+	names = malloc((size_t)nl);
+	if (!names)
+		return -ENOMEM;
+	r = eshare_listxattr(ino, names, (size_t)nl);
+	if (r < 0)
+		goto fail;
+	for (p = names; p < names + r; p += strlen(p) + 1) {
+		size_t namelen = strlen(p) + 1;
+		ssize_t vl = eshare_getxattr(ino, p, NULL, 0);
+		char *nb;
+		uint32_t v32;
+
+		if (vl < 0) {
+			r = vl;
+			goto fail;
+		}
+		nb = realloc(blob, len + namelen + 4 + (size_t)vl);
+		if (!nb) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		blob = nb;
+		memcpy(blob + len, p, namelen);
+		len += namelen;
+		v32 = (uint32_t)vl;
+		memcpy(blob + len, &v32, 4);
+		len += 4;
+		if (vl) {
+			ssize_t got = eshare_getxattr(ino, p, blob + len, (size_t)vl);
+
+			if (got != vl) {
+				r = got < 0 ? got : -EIO;
+				goto fail;
+			}
+			len += (size_t)vl;
+		}
+	}
+	free(names);
+	*out = blob;
+	*outlen = len;
+	return 0;
+fail:
+	free(names);
+	free(blob);
+	return (int)r;
+}
+
+static char *join_path(const char *dir, const char *name, size_t namelen)
+{
+	size_t dl = strlen(dir);
+	bool slash = !(dl && dir[dl - 1] == '/');
+	char *p = malloc(dl + slash + namelen + 1);
+
+	if (!p)
+		return NULL;
+	memcpy(p, dir, dl);
+	if (slash)
+		p[dl] = '/';
+	memcpy(p + dl + slash, name, namelen);
+	p[dl + slash + namelen] = 0;
+	return p;
+}
+
+/*
+ * The node of (@fimg, inode @ino) with one more lookup, created if needed.
+ * @ino is consumed.  @path is the entry's path in its image (copied).
+ */
+static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshare_inode *ino,
+		    const struct eshare_stat *st, const char *path)
+{
+	struct eshare_file_identity id = ESHARE_FILE_IDENTITY_INIT;
+	struct node *n;
+	struct alias *a;
+	void *xattrs = NULL;
+	size_t xlen = 0;
+	bool share = false;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	if (fimg->removed) {
+		pthread_mutex_unlock(&fs->lock);
+		eshare_inode_put(ino);
+		return -ENOENT;
+	}
+	a = alias_find(fs, fimg, st->ino);
+	if (a) {
+		a->node->nlookup++;
+		*out = a->node;
+		unlock_put(fs, ino, NULL);
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+
+	if (fs->share_nodes && S_ISREG(st->mode) && fs->policy != ESHARE_SHARE_OFF) {
+		err = eshare_file_identity(ino, 0, &id);
+		if (err) {
+			eshare_inode_put(ino);
+			return err;
+		}
+		share = (id.flags & ESHARE_IDENTITY_SHARED) &&
+			(fs->policy == ESHARE_SHARE_TRUST || (id.flags & ESHARE_IDENTITY_PROVEN));
+		if (share) {
+			err = xattr_blob(ino, &xattrs, &xlen);
+			if (err) {
+				eshare_inode_put(ino);
+				return err;
+			}
+		}
+	}
+
+	pthread_mutex_lock(&fs->lock);
+	if (fimg->removed) {
+		err = -ENOENT;
+		goto fail;
+	}
+	a = alias_find(fs, fimg, st->ino);
+	n = a ? a->node : NULL;
+	if (!n && share) {
+		n = share_find(fs, id.object, st, xattrs, xlen);
+		if (n && (err = alias_add(fs, n, fimg, st->ino)))
+			goto fail;
+	}
+	if (n) {
+		n->nlookup++;
+		*out = n;
+		unlock_put(fs, ino, NULL);
+		free(xattrs);
+		return 0;
+	}
+	err = -ENOMEM;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		goto fail;
+	n->path = strdup(path);
+	if (!n->path) {
+		free(n);
+		goto fail;
+	}
+	n->id = fs->next_id++;
+	n->fimg = fimg;
+	n->ino = ino;
+	n->st = *st;
+	if ((err = alias_add(fs, n, fimg, st->ino))) {
+		free(n->path);
+		free(n);
+		goto fail;
+	}
+	fimg->refs++;
+	if (share) {
+		n->shared = true;
+		n->object = id.object;
+		n->xattrs = xattrs;
+		n->xattrs_len = xlen;
+		htab_add(&fs->by_share, n, SHARE_OFF, share_hash);
+	}
+	htab_add(&fs->by_id, n, ID_OFF, node_id_hash);
+	fs->nodes++;
+	n->nlookup = 1;
+	*out = n;
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+fail:
+	unlock_put(fs, ino, NULL);
+	free(xattrs);
+	return err;
+}
+
+static void forget_one(struct fs *fs, fuse_ino_t id, uint64_t nlookup)
+{
+	eshare_inode *ino = NULL, *root = NULL;
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_by_id(fs, id);
+	if (n && n != fs->root) {
+		n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
+		if (!n->nlookup)
+			node_free_locked(fs, n, &ino, &root);
+	}
+	unlock_put(fs, ino, root);
+}
+
+int fs_init(struct fs *fs)
+{
+	struct node *root;
+
+	pthread_mutex_init(&fs->lock, NULL);
+	if (htab_init(&fs->by_id) || htab_init(&fs->by_alias) || htab_init(&fs->by_share))
+		return -ENOMEM;
+	fs->next_id = FUSE_ROOT_ID + 1;
+	fs->next_seq = 3;
+	if (fs->root_is_image)
+		return 0;
+	/* The mount's own root: a directory of the images. */
+	root = calloc(1, sizeof(*root));
+	if (!root)
+		return -ENOMEM;
+	root->path = strdup("/");
+	if (!root->path) {
+		free(root);
+		return -ENOMEM;
+	}
+	root->id = FUSE_ROOT_ID;
+	root->nlookup = 1;
+	root->st.mode = S_IFDIR | 0755;
+	root->st.ino = FUSE_ROOT_ID;
+	root->st.nlink = 2;
+	root->st.blksize = 4096;
+	root->st.mtime_sec = fs->root_mtime;
+	htab_add(&fs->by_id, root, ID_OFF, node_id_hash);
+	fs->root = root;
+	fs->nodes = 1;
+	return 0;
+}
+
+void fs_destroy(struct fs *fs)
+{
+	size_t i;
+
+	/* Every node, then every image left. */
+	for (i = 0; fs->by_id.b && i <= fs->by_id.mask; i++) {
+		while (fs->by_id.b[i]) {
+			struct node *n = fs->by_id.b[i];
+			eshare_inode *ino, *root;
+
+			node_free_locked(fs, n, &ino, &root);
+			eshare_inode_put(ino);
+			eshare_inode_put(root);
+		}
+	}
+	while (fs->images) {
+		struct fimage *f = fs->images;
+		eshare_inode *root = NULL;
+
+		fs->images = f->next;
+		eshare_image *img = f->img;
+
+		f->img = NULL;
+		f->removed = true;
+		fimage_put_locked(f, &root);
+		eshare_inode_put(root);
+		eshare_image_detach(img);
+	}
+	free(fs->by_id.b);
+	free(fs->by_alias.b);
+	free(fs->by_share.b);
+	pthread_mutex_destroy(&fs->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Replies and counters                                                */
+
+static struct fs *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static int fuse_err(int err)
+{
+	err = err < 0 ? -err : err;
+	/* A corrupt image reads as an I/O error, as the kernel's EROFS says it. */
+	return err == ESHARE_EFSCORRUPTED ? EIO : err;
+}
+
+static void reply_err(fuse_req_t req, enum fop op, int err)
+{
+	struct fs *fs = req_fs(req);
+
+	err = fuse_err(err);
+	atomic_fetch_add_explicit(err ? &fs->failed[op] : &fs->served[op], 1,
+				  memory_order_relaxed);
+	fuse_reply_err(req, err);
+}
+
+static void count_ok(struct fs *fs, enum fop op)
+{
+	atomic_fetch_add_explicit(&fs->served[op], 1, memory_order_relaxed);
+}
+
+/* Log an image error once per node, naming the image and the path. */
+static void report(struct fs *fs, struct node *n, const char *what, const char *name, int err)
+{
+	bool first;
+	char *path = NULL, *image = NULL;
+
+	if (err != -ESHARE_EFSCORRUPTED && err != -EIO && err != -EOPNOTSUPP)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	first = !n->reported;
+	n->reported = true;
+	if (first) {
+		path = name ? join_path(n->path, name, strlen(name)) : strdup(n->path);
+		image = strdup(n->fimg ? n->fimg->name : "(root)");
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (first && path && image)
+		fs_log(fs, LOG_ERR, "%s: %s: %s: %s", image, path, what, eshare_strerror(err));
+	free(path);
+	free(image);
+}
+
+/* Take the node of @id, or NULL (the kernel named one that is gone). */
+static struct node *get_node(struct fs *fs, fuse_ino_t id)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_by_id(fs, id);
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+static void fill_attr(struct stat *s, const struct eshare_stat *st)
+{
+	memset(s, 0, sizeof(*s));
+	s->st_ino = st->ino;
+	s->st_mode = st->mode;
+	s->st_nlink = st->nlink;
+	s->st_uid = st->uid;
+	s->st_gid = st->gid;
+	s->st_rdev = makedev(st->rdev_major, st->rdev_minor);
+	s->st_size = (off_t)st->file_size;
+	s->st_blksize = st->blksize;
+	s->st_blocks = (blkcnt_t)st->blocks;
+	s->st_mtim.tv_sec = st->mtime_sec;
+	s->st_mtim.tv_nsec = st->mtime_nsec;
+	s->st_atim = s->st_mtim;
+	s->st_ctim = s->st_mtim;
+}
+
+static void fill_entry(struct fs *fs, struct fuse_entry_param *e, const struct node *n)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = n->id;
+	fill_attr(&e->attr, &n->st);
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+}
+
+static void root_attr(struct fs *fs, struct stat *s)
+{
+	struct fimage *f;
+	nlink_t nlink = 2;
+
+	fill_attr(s, &fs->root->st);
+	pthread_mutex_lock(&fs->lock);
+	for (f = fs->images; f; f = f->next)
+		nlink++;
+	pthread_mutex_unlock(&fs->lock);
+	s->st_nlink = nlink;
+}
+
+/* ------------------------------------------------------------------ */
+/* Operations                                                          */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs *fs = userdata;
+
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* Contents never change: the kernel keeps pages across opens and stats. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)
+		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	conn->max_readahead = READ_MAX;
+	count_ok(fs, FOP_INIT);
+}
+
+/*
+ * Look up @name in @parent: a new lookup on the child's node, or -errno.
+ */
+static int do_lookup(struct fs *fs, struct node *parent, const char *name, size_t namelen,
+		     struct node **out)
+{
+	struct eshare_stat st = ESHARE_STAT_INIT;
+	eshare_inode *dir = NULL, *child = NULL;
+	struct fimage *fimg;
+	char *path;
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	if (!parent->ino) {
+		for (fimg = fs->images; fimg; fimg = fimg->next)
+			if (strlen(fimg->name) == namelen && !memcmp(fimg->name, name, namelen))
+				break;
+		if (!fimg) {
+			pthread_mutex_unlock(&fs->lock);
+			return -ENOENT;
+		}
+		child = eshare_inode_get(fimg->root);
+		fimg->refs++;
+		pthread_mutex_unlock(&fs->lock);
+		err = eshare_stat(child, &st);
+		if (!err)
+			err = node_get(out, fs, fimg, child, &st, "/");
+		else
+			eshare_inode_put(child);
+	} else {
+		fimg = parent->fimg;
+		if (!fimg || fimg->removed) {
+			pthread_mutex_unlock(&fs->lock);
+			return -ENOENT;
+		}
+		dir = eshare_inode_get(parent->ino);
+		fimg->refs++;
+		pthread_mutex_unlock(&fs->lock);
+		err = eshare_lookup_at(&child, dir, name, namelen);
+		if (!err)
+			err = eshare_stat(child, &st);
+		if (!err) {
+			path = join_path(parent->path, name, namelen);
+			if (path)
+				err = node_get(out, fs, fimg, child, &st, path);
+			else
+				err = -ENOMEM;
+			child = NULL;
+			free(path);
+		}
+		eshare_inode_put(child);
+		eshare_inode_put(dir);
+	}
+	pthread_mutex_lock(&fs->lock);
+	{
+		eshare_inode *root = NULL;
+
+		fimage_put_locked(fimg, &root);
+		unlock_put(fs, root, NULL);
+	}
+	return err;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	struct fuse_entry_param e;
+	struct node *p = get_node(fs, parent), *n;
+	int err;
+
+	if (!p) {
+		reply_err(req, FOP_LOOKUP, -ESTALE);
+		return;
+	}
+	err = do_lookup(fs, p, name, strlen(name), &n);
+	if (err == -ENOENT) {
+		/* A negative entry the kernel may keep (images are immutable). */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->timeout;
+		count_ok(fs, FOP_LOOKUP);
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (err) {
+		report(fs, p, "lookup", name, err);
+		reply_err(req, FOP_LOOKUP, err);
+		return;
+	}
+	fill_entry(fs, &e, n);
+	count_ok(fs, FOP_LOOKUP);
+	if (fuse_reply_entry(req, &e))
+		forget_one(fs, n->id, 1);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs *fs = req_fs(req);
+
+	forget_one(fs, ino, nlookup);
+	count_ok(fs, FOP_FORGET);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fs *fs = req_fs(req);
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
+	count_ok(fs, FOP_FORGET);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n = get_node(fs, id);
+	struct stat s;
+
+	if (!n) {
+		reply_err(req, FOP_GETATTR, -ESTALE);
+		return;
+	}
+	if (!n->ino)
+		root_attr(fs, &s);
+	else
+		fill_attr(&s, &n->st);
+	count_ok(fs, FOP_GETATTR);
+	fuse_reply_attr(req, &s, fs->timeout);
+}
+
+/* The node's inode with a reference, or NULL for the synthetic root. */
+static eshare_inode *node_inode(struct fs *fs, struct node *n, bool *removed)
+{
+	eshare_inode *ino;
+
+	pthread_mutex_lock(&fs->lock);
+	ino = n->ino ? eshare_inode_get(n->ino) : NULL;
+	*removed = n->fimg && n->fimg->removed;
+	pthread_mutex_unlock(&fs->lock);
+	return ino;
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t id)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n = get_node(fs, id);
+	eshare_inode *ino;
+	bool removed;
+	char buf[4097];
+	ssize_t r;
+
+	if (!n) {
+		reply_err(req, FOP_READLINK, -ESTALE);
+		return;
+	}
+	ino = node_inode(fs, n, &removed);
+	if (!ino) {
+		reply_err(req, FOP_READLINK, -EINVAL);
+		return;
+	}
+	r = eshare_readlink(ino, buf, sizeof(buf) - 1);
+	eshare_inode_put(ino);
+	if (r < 0 || (size_t)r >= sizeof(buf)) {
+		r = r < 0 ? r : -ENAMETOOLONG;
+		report(fs, n, "readlink", NULL, (int)r);
+		reply_err(req, FOP_READLINK, (int)r);
+		return;
+	}
+	buf[r] = 0;
+	count_ok(fs, FOP_READLINK);
+	fuse_reply_readlink(req, buf);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n = get_node(fs, id);
+	eshare_inode *ino;
+	bool removed;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		reply_err(req, FOP_OPEN, -EROFS);
+		return;
+	}
+	if (!n) {
+		reply_err(req, FOP_OPEN, -ESTALE);
+		return;
+	}
+	ino = node_inode(fs, n, &removed);
+	if (!ino || removed) {
+		eshare_inode_put(ino);
+		reply_err(req, FOP_OPEN, ino ? -ENOENT : -EISDIR);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)ino;
+	if (fs->direct_io) {
+		fi->direct_io = 1;
+	} else {
+		fi->keep_cache = 1;
+	}
+	fi->noflush = 1;
+	count_ok(fs, FOP_OPEN);
+	if (fuse_reply_open(req, fi))
+		eshare_inode_put(ino);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	eshare_inode *ino = (eshare_inode *)(uintptr_t)fi->fh;
+	size_t done = 0;
+	char *buf;
+
+	if (size > READ_MAX)
+		size = READ_MAX;
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		reply_err(req, FOP_READ, -ENOMEM);
+		return;
+	}
+	while (done < size) {
+		ssize_t r = eshare_pread(ino, buf + done, size - done, (uint64_t)off + done);
+
+		if (r < 0) {
+			struct node *n = get_node(fs, id);
+
+			if (n)
+				report(fs, n, "read", NULL, (int)r);
+			free(buf);
+			reply_err(req, FOP_READ, (int)r);
+			return;
+		}
+		if (!r)
+			break;
+		done += (size_t)r;
+	}
+	count_ok(fs, FOP_READ);
+	fuse_reply_buf(req, buf, done);
+	free(buf);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+
+	eshare_inode_put((eshare_inode *)(uintptr_t)fi->fh);
+	count_ok(fs, FOP_RELEASE);
+	fuse_reply_err(req, 0);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n = get_node(fs, id);
+	bool removed;
+	eshare_inode *ino;
+
+	if (!n) {
+		reply_err(req, FOP_OPENDIR, -ESTALE);
+		return;
+	}
+	ino = node_inode(fs, n, &removed);
+	if (removed) {
+		eshare_inode_put(ino);
+		reply_err(req, FOP_OPENDIR, -ENOENT);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)ino;	/* NULL for the mount's root */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	count_ok(fs, FOP_OPENDIR);
+	if (fuse_reply_open(req, fi))
+		eshare_inode_put(ino);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+
+	eshare_inode_put((eshare_inode *)(uintptr_t)fi->fh);
+	count_ok(fs, FOP_RELEASEDIR);
+	fuse_reply_err(req, 0);
+}
+
+struct dirbuf {
+	fuse_req_t req;
+	struct fs *fs;
+	struct node *dir;
+	eshare_inode *dino;
+	bool plus;
+	char *buf;
+	size_t size;
+	size_t len;
+	int err;
+};
+
+static bool is_dot(const char *name, size_t len)
+{
+	return (len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+static int dir_emit(void *user, const char *name, size_t namelen, uint64_t kino, unsigned type,
+		    uint64_t next)
+{
+	struct dirbuf *db = user;
+	struct fuse_entry_param e;
+	char nm[256];
+	size_t need;
+	struct node *n = NULL;
+	int err;
+
+	if (namelen >= sizeof(nm))
+		return -ENAMETOOLONG;
+	memcpy(nm, name, namelen);
+	nm[namelen] = 0;
+	memset(&e, 0, sizeof(e));
+	e.attr.st_ino = kino;
+	e.attr.st_mode = (mode_t)type << 12;
+	if (!db->plus) {
+		need = fuse_add_direntry(db->req, NULL, 0, nm, NULL, 0);
+		if (db->len + need > db->size)
+			return 1;
+		fuse_add_direntry(db->req, db->buf + db->len, db->size - db->len, nm, &e.attr,
+				  (off_t)next);
+		db->len += need;
+		return 0;
+	}
+	need = fuse_add_direntry_plus(db->req, NULL, 0, nm, NULL, 0);
+	if (db->len + need > db->size)
+		return 1;
+	if (!is_dot(nm, namelen)) {
+		err = do_lookup(db->fs, db->dir, nm, namelen, &n);
+		if (!err)
+			fill_entry(db->fs, &e, n);
+		else if (err != -ENOENT)
+			report(db->fs, db->dir, "lookup", nm, err);
+		/* else: a plain entry; a lookup will tell */
+		e.attr.st_ino = kino;
+	}
+	fuse_add_direntry_plus(db->req, db->buf + db->len, db->size - db->len, nm, &e,
+			       (off_t)next);
+	db->len += need;
+	return 0;
+}
+
+/* The mount's root: ".", "..", then the images in the order they came. */
+static int root_list(struct dirbuf *db, uint64_t off)
+{
+	struct fs *fs = db->fs;
+	struct { char name[256]; uint64_t seq, ino; } *ents = NULL;
+	size_t n = 0, i;
+	struct fimage *f;
+	int r = 0;
+
+	if (off < 1 && (r = dir_emit(db, ".", 1, FUSE_ROOT_ID, ESHARE_DT_DIR, 1)))
+		return r;
+	if (off < 2 && (r = dir_emit(db, "..", 2, FUSE_ROOT_ID, ESHARE_DT_DIR, 2)))
+		return r;
+	pthread_mutex_lock(&fs->lock);
+	for (f = fs->images; f; f = f->next)
+		n++;
+	ents = n ? calloc(n, sizeof(*ents)) : NULL;
+	if (n && !ents) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOMEM;
+	}
+	for (f = fs->images, i = 0; f; f = f->next, i++) {
+		snprintf(ents[i].name, sizeof(ents[i].name), "%s", f->name);
+		ents[i].seq = f->seq;
+		ents[i].ino = f->root_ino;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	for (i = 0; i < n && !r; i++) {
+		if (ents[i].seq < off)
+			continue;
+		r = dir_emit(db, ents[i].name, strlen(ents[i].name), ents[i].ino, ESHARE_DT_DIR,
+			     ents[i].seq + 1);
+	}
+	free(ents);
+	return r;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct fs *fs = req_fs(req);
+	enum fop op = plus ? FOP_READDIRPLUS : FOP_READDIR;
+	struct dirbuf db = { .req = req, .fs = fs, .plus = plus, .size = size };
+	uint64_t cookie = (uint64_t)off;
+	int r;
+
+	db.dir = get_node(fs, id);
+	db.dino = (eshare_inode *)(uintptr_t)fi->fh;
+	if (!db.dir) {
+		reply_err(req, op, -ESTALE);
+		return;
+	}
+	db.buf = malloc(size ? size : 1);
+	if (!db.buf) {
+		reply_err(req, op, -ENOMEM);
+		return;
+	}
+	if (!db.dino)
+		r = root_list(&db, cookie);
+	else
+		r = eshare_readdir(db.dino, &cookie, dir_emit, &db);
+	if (r < 0) {
+		report(fs, db.dir, plus ? "readdirplus" : "readdir", NULL, r);
+		reply_err(req, op, r);
+	} else {
+		count_ok(fs, op);
+		fuse_reply_buf(req, db.buf, db.len);
+	}
+	free(db.buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, id, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, id, size, off, fi, true);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t id)
+{
+	struct fs *fs = req_fs(req);
+	struct statvfs sv;
+	struct fimage *f;
+	uint64_t bytes = 0, files = 0;
+	uint32_t bsize = 0;
+
+	memset(&sv, 0, sizeof(sv));
+	pthread_mutex_lock(&fs->lock);
+	for (f = fs->images; f; f = f->next) {
+		struct eshare_image_info info = ESHARE_IMAGE_INFO_INIT;
+
+		if (f->removed || eshare_image_info(f->img, &info))
+			continue;
+		bytes += info.blocks * info.block_size;
+		files += info.inodes;
+		if (!bsize)
+			bsize = info.block_size;
+		else if (bsize != info.block_size)
+			bsize = 4096;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!bsize)
+		bsize = 4096;
+	sv.f_bsize = bsize;
+	sv.f_frsize = bsize;
+	sv.f_blocks = bytes / bsize;
+	sv.f_files = files;
+	sv.f_namemax = 255;
+	sv.f_fsid = EROFS_SUPER_MAGIC_V1;
+	count_ok(fs, FOP_STATFS);
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n = get_node(fs, id);
+	eshare_inode *ino;
+	bool removed;
+	char *buf = NULL;
+	ssize_t r;
+
+	if (!n) {
+		reply_err(req, FOP_GETXATTR, -ESTALE);
+		return;
+	}
+	ino = node_inode(fs, n, &removed);
+	if (!ino) {
+		reply_err(req, FOP_GETXATTR, -ENODATA);
+		return;
+	}
+	if (size) {
+		buf = malloc(size);
+		if (!buf) {
+			eshare_inode_put(ino);
+			reply_err(req, FOP_GETXATTR, -ENOMEM);
+			return;
+		}
+	}
+	r = eshare_getxattr(ino, name, buf, size);
+	eshare_inode_put(ino);
+	if (r < 0) {
+		report(fs, n, "getxattr", NULL, (int)r);
+		reply_err(req, FOP_GETXATTR, (int)r);
+	} else {
+		count_ok(fs, FOP_GETXATTR);
+		if (size)
+			fuse_reply_buf(req, buf, (size_t)r);
+		else
+			fuse_reply_xattr(req, (size_t)r);
+	}
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
+{
+	struct fs *fs = req_fs(req);
+	struct node *n = get_node(fs, id);
+	eshare_inode *ino;
+	bool removed;
+	char *buf = NULL;
+	ssize_t r;
+
+	if (!n) {
+		reply_err(req, FOP_LISTXATTR, -ESTALE);
+		return;
+	}
+	ino = node_inode(fs, n, &removed);
+	if (!ino) {
+		count_ok(fs, FOP_LISTXATTR);
+		if (size)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_xattr(req, 0);
+		return;
+	}
+	if (size) {
+		buf = malloc(size);
+		if (!buf) {
+			eshare_inode_put(ino);
+			reply_err(req, FOP_LISTXATTR, -ENOMEM);
+			return;
+		}
+	}
+	r = eshare_listxattr(ino, buf, size);
+	eshare_inode_put(ino);
+	if (r < 0) {
+		report(fs, n, "listxattr", NULL, (int)r);
+		reply_err(req, FOP_LISTXATTR, (int)r);
+	} else {
+		count_ok(fs, FOP_LISTXATTR);
+		if (size)
+			fuse_reply_buf(req, buf, (size_t)r);
+		else
+			fuse_reply_xattr(req, (size_t)r);
+	}
+	free(buf);
+}
+
+/* access(2) against the owner, group and other bits (root passes R and W checks). */
+static void op_access(fuse_req_t req, fuse_ino_t id, int mask)
+{
+	struct fs *fs = req_fs(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct node *n = get_node(fs, id);
+	struct eshare_stat st;
+	unsigned bits;
+
+	if (!n) {
+		reply_err(req, FOP_ACCESS, -ESTALE);
+		return;
+	}
+	if (mask & W_OK) {
+		reply_err(req, FOP_ACCESS, -EROFS);
+		return;
+	}
+	st = n->st;
+	if (ctx->uid == 0) {
+		/* root may execute what anyone may, and search any directory */
+		if ((mask & X_OK) && !S_ISDIR(st.mode) && !(st.mode & 0111)) {
+			reply_err(req, FOP_ACCESS, -EACCES);
+			return;
+		}
+		reply_err(req, FOP_ACCESS, 0);
+		return;
+	}
+	if (ctx->uid == st.uid)
+		bits = (st.mode >> 6) & 7;
+	else if (ctx->gid == st.gid)
+		bits = (st.mode >> 3) & 7;
+	else
+		bits = st.mode & 7;
+	reply_err(req, FOP_ACCESS, ((unsigned)mask & 7 & ~bits) ? -EACCES : 0);
+}
+
+static void op_deny_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr, int to_set,
+			    struct fuse_file_info *fi)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_write(fuse_req_t req, fuse_ino_t id, const char *buf, size_t size, off_t off,
+			  struct fuse_file_info *fi)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			   struct fuse_file_info *fi)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			  dev_t rdev)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			    const char *name)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			   fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent,
+			 const char *newname)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_setxattr(fuse_req_t req, fuse_ino_t id, const char *name, const char *value,
+			     size_t size, int flags)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_removexattr(fuse_req_t req, fuse_ino_t id, const char *name)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+static void op_deny_fallocate(fuse_req_t req, fuse_ino_t id, int mode, off_t offset,
+			      off_t length, struct fuse_file_info *fi)
+{
+	reply_err(req, FOP_WRITE_DENIED, -EROFS);
+}
+
+const struct fuse_lowlevel_ops fusefs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.readlink = op_readlink,
+	.open = op_open,
+	.read = op_read,
+	.release = op_release,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.statfs = op_statfs,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.access = op_access,
+	.setattr = op_deny_setattr,
+	.write = op_deny_write,
+	.create = op_deny_create,
+	.mknod = op_deny_mknod,
+	.mkdir = op_deny_mkdir,
+	.unlink = op_deny_unlink,
+	.rmdir = op_deny_unlink,
+	.symlink = op_deny_symlink,
+	.rename = op_deny_rename,
+	.link = op_deny_link,
+	.setxattr = op_deny_setxattr,
+	.removexattr = op_deny_removexattr,
+	.fallocate = op_deny_fallocate,
+};
+
+/* ------------------------------------------------------------------ */
+/* Adding and removing images                                          */
+
+bool fs_valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len && len <= 255 && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
+static int open_image(eshare_image **out, struct fs *fs, const char *name, const char *path,
+		      const char *const *devices, unsigned ndevices, char *msg, size_t msglen)
+{
+	struct eshare_image_opts o = ESHARE_IMAGE_OPTS_INIT;
+	const char *kind = fs->backend ? fs->backend : "file";
+	eshare_backend *primary = NULL, **devs = NULL;
+	unsigned i, opened = 0;
+	int err;
+
+	if (ndevices) {
+		devs = calloc(ndevices, sizeof(*devs));
+		if (!devs)
+			return -ENOMEM;
+	}
+	err = eshare_backend_open(&primary, kind, path);
+	if (err) {
+		snprintf(msg, msglen, "%s: cannot open with the %s backend: %s", path, kind,
+			 eshare_strerror(err));
+		goto out;
+	}
+	for (i = 0; i < ndevices; i++, opened++) {
+		err = eshare_backend_open(&devs[i], kind, devices[i]);
+		if (err) {
+			snprintf(msg, msglen, "device %s: %s", devices[i], eshare_strerror(err));
+			goto out;
+		}
+	}
+	o.name = name;
+	o.devices = devs;
+	o.ndevices = ndevices;
+	err = eshare_image_attach(out, fs->domain, primary, &o);
+	if (!err) {
+		primary = NULL;
+		opened = 0;
+	} else if (err == -EINVAL) {
+		snprintf(msg, msglen, "%s: not an EROFS image (%s)", path, eshare_strerror(err));
+	} else if (err == -ENXIO) {
+		snprintf(msg, msglen, "%s: a device it needs is missing or too small (%s)", path,
+			 eshare_strerror(err));
+	} else {
+		snprintf(msg, msglen, "%s: %s", path, eshare_strerror(err));
+	}
+out:
+	for (i = 0; i < opened; i++)
+		eshare_backend_close(devs[i]);
+	eshare_backend_close(primary);
+	free(devs);
+	return err;
+}
+
+int fs_add_image(struct fs *fs, const char *name, const char *path, const char *const *devices,
+		 unsigned ndevices, char *msg, size_t msglen)
+{
+	struct eshare_stat st = ESHARE_STAT_INIT;
+	struct fimage *f, **pp;
+	eshare_image *img = NULL;
+	eshare_inode *root = NULL;
+	struct node *n = NULL;
+	int err;
+
+	if (!fs_valid_name(name)) {
+		snprintf(msg, msglen, "invalid image name '%s'", name);
+		return -EINVAL;
+	}
+	err = open_image(&img, fs, name, path, devices, ndevices, msg, msglen);
+	if (err)
+		return err;
+	err = eshare_root(&root, img);
+	if (!err)
+		err = eshare_stat(root, &st);
+	if (err) {
+		snprintf(msg, msglen, "%s: root directory: %s", path, eshare_strerror(err));
+		goto fail;
+	}
+	err = -ENOMEM;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		goto fail_msg;
+	f->name = strdup(name);
+	f->path = realpath(path, NULL);
+	if (!f->path)
+		f->path = strdup(path);
+	if (!f->name || !f->path)
+		goto fail_free;
+	if (fs->root_is_image) {
+		n = calloc(1, sizeof(*n));
+		if (!n || !(n->path = strdup("/")))
+			goto fail_free;
+	}
+	f->img = img;
+	f->root = root;
+	f->root_ino = st.ino;
+	f->refs = 1;
+
+	pthread_mutex_lock(&fs->lock);
+	for (pp = &fs->images; *pp; pp = &(*pp)->next) {
+		if (!strcmp((*pp)->name, name) || fs->root_is_image) {
+			pthread_mutex_unlock(&fs->lock);
+			snprintf(msg, msglen, "an image named '%s' is already served", name);
+			err = -EEXIST;
+			goto fail_free;
+		}
+	}
+	if (n) {
+		n->id = FUSE_ROOT_ID;
+		n->nlookup = 1;
+		n->fimg = f;
+		n->ino = eshare_inode_get(root);
+		n->st = st;
+		if (alias_add(fs, n, f, st.ino)) {
+			pthread_mutex_unlock(&fs->lock);
+			eshare_inode_put(n->ino);
+			goto fail_free;
+		}
+		f->refs++;
+		htab_add(&fs->by_id, n, ID_OFF, node_id_hash);
+		fs->root = n;
+		fs->nodes++;
+	}
+	f->seq = fs->next_seq++;
+	*pp = f;
+	pthread_mutex_unlock(&fs->lock);
+
+	if (fs->se && !fs->root_is_image) {
+		/* A negative entry of this name may be cached; and the root's listing. */
+		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, name, strlen(name));
+		fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+	}
+	return 0;
+
+fail_free:
+	if (n)
+		free(n->path);
+	free(n);
+	free(f->name);
+	free(f->path);
+	free(f);
+fail_msg:
+	if (err == -ENOMEM)
+		snprintf(msg, msglen, "%s", eshare_strerror(err));
+fail:
+	eshare_inode_put(root);
+	eshare_image_detach(img);
+	return err;
+}
+
+struct inval_dir {
+	struct fs *fs;
+	uint64_t id;
+};
+
+static int inval_child(void *user, const char *name, size_t namelen, uint64_t ino,
+		       unsigned type, uint64_t next)
+{
+	struct inval_dir *d = user;
+
+	if (!is_dot(name, namelen))
+		fuse_lowlevel_notify_inval_entry(d->fs->se, d->id, name, namelen);
+	return 0;
+}
+
+struct pending {
+	uint64_t id;
+	eshare_inode *dir;	/* a directory whose entries the kernel may hold */
+};
+
+int fs_remove_image(struct fs *fs, const char *name)
+{
+	struct pending *p = NULL;
+	eshare_inode **puts = NULL;
+	size_t np = 0, nputs = 0, cap, i;
+	struct fimage *f, **pp;
+	eshare_image *img;
+	eshare_inode *root = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	for (pp = &fs->images; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->name, name))
+			break;
+	f = *pp;
+	if (!f || fs->root_is_image) {
+		pthread_mutex_unlock(&fs->lock);
+		return f ? -EBUSY : -ENOENT;
+	}
+	/* Hidden from lookups from now on. */
+	*pp = f->next;
+	f->removed = true;
+
+	cap = fs->nodes + 1;
+	p = calloc(cap, sizeof(*p));
+	puts = calloc(cap, sizeof(*puts));
+	for (i = 0; i <= fs->by_id.mask; i++) {
+		struct node *n;
+
+		for (n = fs->by_id.b[i]; n; n = n->id_next) {
+			struct alias **ap = &n->aliases;
+
+			while (*ap) {
+				struct alias *a = *ap;
+
+				if (a->fimg == f) {
+					*ap = a->node_next;
+					htab_del(&fs->by_alias, a, ALIAS_OFF, alias_hash);
+					free(a);
+				} else {
+					ap = &a->node_next;
+				}
+			}
+			if (n->fimg != f)
+				continue;
+			if (n->aliases) {
+				/*
+				 * A node shared with other images reads on through one
+				 * of theirs, so that this image can go.
+				 */
+				struct alias *a = n->aliases;
+				eshare_inode *other;
+				eshare_inode *dummy = NULL;
+
+				if (puts && !eshare_inode_open(&other, a->fimg->img, a->kino)) {
+					puts[nputs++] = n->ino;
+					n->ino = other;
+					n->fimg = a->fimg;
+					a->fimg->refs++;
+					fimage_put_locked(f, &dummy);
+				}
+				continue;
+			}
+			if (p && np < cap) {
+				p[np].id = n->id;
+				p[np].dir = S_ISDIR(n->st.mode) ? eshare_inode_get(n->ino) : NULL;
+				np++;
+			}
+		}
+	}
+	img = f->img;
+	f->img = NULL;
+	fimage_put_locked(f, &root);
+	pthread_mutex_unlock(&fs->lock);
+
+	if (fs->se) {
+		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, name, strlen(name));
+		fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+		/* Entries below directories the kernel still holds (a cwd, an open dir). */
+		for (i = 0; i < np; i++) {
+			if (p[i].dir) {
+				struct inval_dir d = { fs, p[i].id };
+				uint64_t cookie = 0;
+
+				eshare_readdir(p[i].dir, &cookie, inval_child, &d);
+			}
+			fuse_lowlevel_notify_inval_inode(fs->se, p[i].id, 0, 0);
+		}
+	}
+	for (i = 0; i < np; i++)
+		eshare_inode_put(p[i].dir);
+	for (i = 0; i < nputs; i++)
+		eshare_inode_put(puts[i]);
+	free(p);
+	free(puts);
+	eshare_inode_put(root);
+	eshare_image_detach(img);
+	return 0;
+}
