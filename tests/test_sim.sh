@@ -118,6 +118,32 @@ for row in rows[1:]:
 print(f"ok: limits {ub}/{upb}, off {inode_pages}, compute {upb}")
 PY
 
+# 1b. What Linux 7.0 would cache: digest-plain carries fingerprints (files of
+# equal content share, all plain), plain-4k (the same tree) none: each of its
+# inodes keeps its own pages.
+"$sim" -q --policy off --json "$t/kernel.json" "$fx/digest-plain.erofs" "$fx/plain-4k.erofs"
+python3 - "$t/kernel.json" "$fx/digest-plain.erofs.manifest" "$fx/plain-4k.erofs.manifest" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+pages = lambda n: (n + 4095) // 4096 * 4096
+def regs(m):
+    for line in open(m, encoding="utf-8", errors="surrogateescape"):
+        f = line.rstrip("\n").split("\t")
+        if not line.startswith("#") and f[1] == "reg":
+            yield f[0], int(f[5]), f[11], f[13]
+fp = {(sha, size): size for _, size, sha, _ in regs(sys.argv[2]) if size}
+nfp = sum(1 for _, size, _, _ in regs(sys.argv[2]) if size)
+inodes = {}
+for path, size, _, link in regs(sys.argv[3]):
+    inodes[link if link != "-" else path] = size
+want = sum(pages(s) for s in fp.values()) + sum(pages(s) for s in inodes.values())
+if r["kernel_share_bytes"] != want:
+    sys.exit(f"FAIL: kernel_share_bytes {r['kernel_share_bytes']}, by hand {want}")
+got = [i["fingerprinted_files"] for i in r["images"]]
+if got != [nfp, 0]:
+    sys.exit(f"FAIL: fingerprinted files {got}, by hand [{nfp}, 0]")
+PY
+
 # 2. The chart: a PNG and an SVG.
 python3 - "$t/chart.png" "$t/chart.svg" <<'PY'
 import sys, xml.etree.ElementTree as ET

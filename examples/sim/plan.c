@@ -21,6 +21,11 @@
 #define LAYOUT_COMPRESSED_FULL 1
 #define LAYOUT_COMPRESSED_COMPACT 3
 
+static bool is_compressed(const struct sim_file *f)
+{
+	return f->layout == LAYOUT_COMPRESSED_FULL || f->layout == LAYOUT_COMPRESSED_COMPACT;
+}
+
 struct collect {
 	struct sim *s;
 	struct sim_image *im;
@@ -54,6 +59,15 @@ static bool is_shlib(const char *name)
 	return p && (p[3] == '\0' || p[3] == '.');
 }
 
+static int collect_error(void *user, const char *path, size_t pathlen, const char *what, int err)
+{
+	struct collect *c = user;
+
+	fprintf(stderr, "%s: %s: %.*s: %s: %s\n", c->s->prog, c->im->path, (int)pathlen, path,
+		what, eshare_strerror(err));
+	return err;
+}
+
 static int collect_visit(void *user, const struct esc_entry *e)
 {
 	struct collect *c = user;
@@ -76,16 +90,25 @@ static int collect_visit(void *user, const struct esc_entry *e)
 	f->mode = e->st->mode;
 	f->layout = e->st->layout;
 	f->startup = (e->st->mode & 0111) || is_shlib(f->path) || in_lib_dir(f->path);
+	if (im->ishare && f->size) {
+		/*
+		 * The on-disk fingerprint, as the image claims it: in a domain
+		 * with sharing off, nothing is hashed to tell it.
+		 */
+		struct eshare_file_identity id = ESHARE_FILE_IDENTITY_INIT;
+		int ret = eshare_file_identity(e->ino, 0, &id);
+		unsigned i;
+
+		if (ret)
+			return collect_error(c, e->path, e->pathlen, "fingerprint", ret);
+		if ((id.flags & ESHARE_IDENTITY_ONDISK) && strlen(id.fingerprint) == 7 + 64) {
+			for (i = 0; i < 32; i++)
+				sscanf(id.fingerprint + 7 + 2 * i, "%2hhx", &f->fp[i]);
+			f->has_fp = true;
+			im->nfp++;
+		}
+	}
 	return 0;
-}
-
-static int collect_error(void *user, const char *path, size_t pathlen, const char *what, int err)
-{
-	struct collect *c = user;
-
-	fprintf(stderr, "%s: %s: %.*s: %s: %s\n", c->s->prog, c->im->path, (int)pathlen, path,
-		what, eshare_strerror(err));
-	return err;
 }
 
 /* Hashing: one item per distinct inode whose size another inode has too. */
@@ -206,6 +229,54 @@ static int fidx_cmp(const void *a, const void *b)
 	return x->file < y->file ? -1 : x->file > y->file;
 }
 
+static int fp_cmp(const void *a, const void *b)
+{
+	const struct sim_file *x = *(struct sim_file *const *)a, *y = *(struct sim_file *const *)b;
+	int c = memcmp(x->fp, y->fp, sizeof(x->fp));
+
+	if (c)
+		return c;
+	if (x->size != y->size)
+		return x->size < y->size ? -1 : 1;
+	return (int)is_compressed(x) - (int)is_compressed(y);
+}
+
+/*
+ * What Linux 7.0's page-cache share keys on: a file shares only if it has
+ * an on-disk fingerprint, and then with the files of equal fingerprint,
+ * size and kind of address space (plain or compressed).  Every other inode
+ * keeps its own pages.
+ */
+static void kernel_share_ids(struct sim *s)
+{
+	struct sim_file **v;
+	size_t n = 0, i;
+	uint32_t id = s->ninode_ids;
+	unsigned m;
+
+	for (m = 0; m < s->nimg; m++)
+		for (i = 0; i < s->img[m].nfiles; i++)
+			n += s->img[m].files[i].has_fp;
+	v = sim_malloc((n ? n : 1) * sizeof(*v));
+	n = 0;
+	for (m = 0; m < s->nimg; m++)
+		for (i = 0; i < s->img[m].nfiles; i++) {
+			struct sim_file *f = &s->img[m].files[i];
+
+			f->kshare_id = f->inode_id;
+			if (f->has_fp)
+				v[n++] = f;
+		}
+	qsort(v, n, sizeof(*v), fp_cmp);
+	for (i = 0; i < n; i++) {
+		if (i && fp_cmp(&v[i - 1], &v[i]))
+			id++;
+		v[i]->kshare_id = id;
+	}
+	s->nkshare_ids = id + 1;
+	free(v);
+}
+
 /* Give every file its inode, content and kernel-share ids. */
 static int identify(struct sim *s, eshare_image **imgs)
 {
@@ -283,32 +354,11 @@ static int identify(struct sim *s, eshare_image **imgs)
 			cid[rp[i] - reps] = n - 1;
 		}
 		s->ncontent_ids = n;
-		for (k = 0; k < nf; k++) {
-			struct sim_image *im = &s->img[fx[k].img];
-			struct sim_file *f = &im->files[fx[k].file];
-			bool comp = f->layout == LAYOUT_COMPRESSED_FULL ||
-				    f->layout == LAYOUT_COMPRESSED_COMPACT;
-
-			f->content_id = cid[rep_of[k]];
-			/*
-			 * Linux 7.0 shares a file only if it has an on-disk
-			 * fingerprint (mkfs.erofs writes one on every non-empty
-			 * regular file of an image made with it), keyed with
-			 * the size and the kind of address space (plain or
-			 * compressed).  Otherwise the inode keeps its own pages.
-			 */
-			if (im->ishare && f->size)
-				f->kshare_id = s->ninode_ids + 2 * f->content_id + comp;
-			else
-				f->kshare_id = f->inode_id;
-		}
+		for (k = 0; k < nf; k++)
+			s->img[fx[k].img].files[fx[k].file].content_id = cid[rep_of[k]];
 		free(cid);
 	}
-	s->nkshare_ids = s->ninode_ids + 2 * s->ncontent_ids;
-	for (m = 0; m < s->nimg; m++)
-		for (i = 0; i < s->img[m].nfiles; i++)
-			if (s->img[m].ishare && s->img[m].files[i].size)
-				s->img[m].nfp++;
+	kernel_share_ids(s);
 	free(rp);
 	free(reps);
 	free(rep_of);

@@ -67,6 +67,7 @@ void sim_print_table(struct sim *s)
 	const struct sim_limits *l = &s->fleet_lim;
 	uint64_t nfiles = 0, nfp = 0;
 	const struct sim_result *off, *on = NULL;
+	size_t w = 8;
 	char a[32], b[32], c[32];
 	unsigned m;
 	size_t i;
@@ -79,13 +80,16 @@ void sim_print_table(struct sim *s)
 	       s->nimg == 1 ? "" : "s", s->nct, s->nct == 1 ? "" : "s", s->hosts,
 	       s->hosts == 1 ? "" : "s", s->pack ? "pack" : "spread", s->threads,
 	       s->threads == 1 ? "" : "s", (unsigned long long)s->seed);
+	for (m = 0; m < s->nimg; m++)
+		if (strlen(s->img[m].name) > w)
+			w = strlen(s->img[m].name);
 	for (m = 0; m < s->nimg; m++) {
 		unsigned n = 0, k;
 
 		for (k = 0; k < s->nct; k++)
 			n += s->ct[k].image == m;
 		sim_fmt_mib(a, sizeof(a), s->img[m].file_bytes);
-		printf("  %-14s %6zu files, %10s, %u container%s  %s\n", s->img[m].name,
+		printf("  %-*s %6zu files, %10s, %u container%s  %s\n", (int)w, s->img[m].name,
 		       s->img[m].nfiles, a, n, n == 1 ? "" : "s", s->img[m].path);
 	}
 	printf("\nWhat the containers read (%s), from the images' metadata%s:\n",

@@ -36,6 +36,8 @@ struct sim_file {
 	uint32_t mode;
 	uint8_t layout;
 	bool startup;		/* in the default startup set */
+	bool has_fp;		/* an on-disk fingerprint (sha256:) */
+	unsigned char fp[32];
 	uint32_t inode_id;	/* distinct (image, inode) over all images */
 	uint32_t kshare_id;	/* what Linux 7.0's inode_share keys on */
 	uint32_t content_id;	/* distinct (size, sha256) over all images */
@@ -52,8 +54,8 @@ struct sim_image {
 	uint64_t file_bytes;	/* bytes of its regular files (one per inode) */
 	uint64_t file_page_bytes;
 	uint64_t image_bytes;
-	uint64_t nfp;		/* files the kernel would find a fingerprint on */
-	bool ishare;		/* the image carries on-disk fingerprints */
+	uint64_t nfp;		/* files with an on-disk fingerprint */
+	bool ishare;		/* the superblock has the fingerprint feature */
 };
 
 /* A line of containers: an image, replicas and a workload. */
