@@ -88,6 +88,14 @@ while read -r value type name; do
 	ALLOWED=$((ALLOWED + 1))
 done <<<"$NM"
 
+# The map names each exported function: no wildcard but the local "*".
+if sed -n '/global:/,/local:/p' "$MAP" | grep -q '[*?]'; then
+	fail "$(basename "$MAP") exports by pattern; list each function by name"
+fi
+for fn in $DECLARED; do
+	grep -qE "^[[:space:]]*$fn;" "$MAP" || fail "'$fn' is declared ESHARE_API but not listed in $(basename "$MAP")"
+done
+
 # Every ESHARE_API function must be exported, in a version node.
 EXPORTED=$(tr ' ' '\n' <<<"$FUNCS" | sed '/^$/d' | sort -u)
 for fn in $(comm -23 <(echo "$DECLARED") <(echo "$EXPORTED")); do
