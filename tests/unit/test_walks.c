@@ -7,9 +7,11 @@
  *
  * - "." and ".." of a path are the path walk's, not the image's entries;
  *   the root's ".." is the root.
- * - readdir refuses a name holding '/' (the VFS's filldir: EUCLEAN) and a
- *   name not strictly after the one before (within and across blocks);
- *   the entries before it are delivered.
+ * - readdir refuses a name holding '/' (the VFS's filldir fails getdents
+ *   with EIO; the library says EFSCORRUPTED, as for any corrupt structure)
+ *   and a name not strictly after the one before (within and across blocks,
+ *   as fsck.erofs; the kernel lists such a directory); the entries before it
+ *   are delivered.
  * - lookup of a name the directory holds twice finds the dirent the
  *   kernel's binary search finds.
  * - readlink gives at most 4095 bytes, cut at a NUL; stat keeps i_size.
