@@ -213,12 +213,27 @@ static bool same_attrs(const struct node *n, uint64_t object, const struct eshar
 	       n->xattrs_len == xlen && (!xlen || !memcmp(n->xattrs, xattrs, xlen));
 }
 
-static struct node *share_find(struct fs *fs, uint64_t object, const struct eshare_stat *st,
-			       const void *xattrs, size_t xlen)
+static bool has_image(const struct node *n, const struct fimage *fimg)
+{
+	const struct alias *a;
+
+	for (a = n->aliases; a; a = a->node_next)
+		if (a->fimg == fimg)
+			return true;
+	return false;
+}
+
+/*
+ * A node of another image to share with.  Distinct inodes of one image stay
+ * distinct (they are no hard links there), so a node already naming an inode
+ * of @fimg is passed over.
+ */
+static struct node *share_find(struct fs *fs, struct fimage *fimg, uint64_t object,
+			       const struct eshare_stat *st, const void *xattrs, size_t xlen)
 {
 	struct node *n = fs->by_share.b[mix64(object) & fs->by_share.mask];
 
-	while (n && !same_attrs(n, object, st, xattrs, xlen))
+	while (n && (!same_attrs(n, object, st, xattrs, xlen) || has_image(n, fimg)))
 		n = n->share_next;
 	return n;
 }
@@ -394,7 +409,7 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 	a = alias_find(fs, fimg, st->ino);
 	n = a ? a->node : NULL;
 	if (!n && share) {
-		n = share_find(fs, id.object, st, xattrs, xlen);
+		n = share_find(fs, fimg, id.object, st, xattrs, xlen);
 		if (n && (err = alias_add(fs, n, fimg, st->ino)))
 			goto fail;
 	}
@@ -425,6 +440,12 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 	}
 	fimg->refs++;
 	if (share) {
+		/*
+		 * Its inode number: the kernel's numbers of two images collide,
+		 * and this node may stand for files of several; bit 63 keeps
+		 * them apart from every EROFS inode number.
+		 */
+		n->st.ino = (1ull << 63) | n->id;
 		n->shared = true;
 		n->object = id.object;
 		n->xattrs = xattrs;
