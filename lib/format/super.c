@@ -255,10 +255,15 @@ static int parse_sb(struct ef_fs *fs, const struct erofs_super_block *sb, const 
 		if (rc)
 			return rc;
 	} else {
+		/*
+		 * An LZ4-only image (0 = the default distance of 64 KiB).  As
+		 * the kernel (z_erofs_parse_cfgs()), take LZ4 as available
+		 * whatever 0padding and the distance say: mkfs.erofs --zD
+		 * without -z writes neither, yet compresses directories and
+		 * packs data in fragments.
+		 */
 		fs->cfg.lz4_max_distance = ef_le16(&sb->u1);
-		/* an LZ4-only image is compressed only if it says so somehow */
-		if ((incompat & EROFS_INCOMPAT_LZ4_0PADDING) || fs->cfg.lz4_max_distance)
-			fs->available_compr_algs = 1u << Z_EROFS_COMPRESSION_LZ4;
+		fs->available_compr_algs = 1u << Z_EROFS_COMPRESSION_LZ4;
 	}
 	fs->xattr_filter = (fs->feature_compat & EROFS_COMPAT_XATTR_FILTER) &&
 			   !sb->xattr_filter_reserved;

@@ -64,11 +64,7 @@ static uint64_t z_header_pos(const struct ef_inode *ino)
 
 static uint16_t z_avail_algs(const struct ef_fs *fs)
 {
-	/*
-	 * Without COMPR_CFGS, u1 is lz4_max_distance and the fs is LZ4-only;
-	 * super.c leaves the LZ4 bit clear when such an image does not say it
-	 * is compressed at all (kernel >= 7.0: a compressed inode is corrupt).
-	 */
+	/* Without COMPR_CFGS, u1 is lz4_max_distance and the fs is LZ4-only. */
 	if (!(fs->feature_incompat & EROFS_INCOMPAT_COMPR_CFGS))
 		return fs->available_compr_algs & (1u << Z_EROFS_COMPRESSION_LZ4);
 	return fs->available_compr_algs;
