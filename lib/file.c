@@ -269,19 +269,25 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 	if (f->rd->copy_from && pc_peek_complete(img_cache(f->img), f->rd->copy_from, index, pagebuf))
 		return 0;
 	rc = fill_page_once(f, index, pagebuf, false, &used_partial);
-	if (rc || !pp || f->rd->failed)
-		return rc ? rc : f->rd->failed ? -ESHARE_EPROOF : 0;
+	if (rc || !pp || f->rd->failed) {
+		rc = rc ? rc : f->rd->failed ? -ESHARE_EPROOF : 0;
+		f->rd->fill_failed = rc != 0;
+		return rc;
+	}
 	if (page_proven(pp, index, pagebuf, page_len(f->ei, index)))
 		return 0;
 	if (used_partial) {
 		/* the prefix held partial may be another member's: decode it all */
 		rc = fill_page_once(f, index, pagebuf, true, &used_partial);
-		if (rc)
+		if (rc) {
+			f->rd->fill_failed = true;
 			return rc;
+		}
 		if (!f->rd->failed && page_proven(pp, index, pagebuf, page_len(f->ei, index)))
 			return 0;
 	}
 	f->rd->failed = true;
+	f->rd->fill_failed = true;
 	return -ESHARE_EPROOF;
 }
 
@@ -326,10 +332,17 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 		if (rc)
 			return rc;
 		rc = eshare_cached_read(img, &ino->ei, &rd, buf, len, off);
-		if (rc != -ESHARE_EPROOF)
+		if (!rc)
 			break;
 		if (rd.failed)
 			eshare_share_leave(img, b, rd.obj);
+		/*
+		 * Retry a proof failure, and an error a shared object's reader
+		 * got from another member's fill it waited for: that member's
+		 * image is not this one's to answer for.
+		 */
+		if (rc != -ESHARE_EPROOF && !(rd.shared && !rd.fill_failed))
+			break;
 		if (attempt == 7) {
 			rc = -EIO;
 			break;

@@ -483,7 +483,8 @@ static void settle_all(eshare_domain *d, struct binding *todo)
 static void read_view(struct binding *b, struct read_ctx *rd)
 {
 	rd->obj = atomic_load_explicit(&b->obj, memory_order_acquire);
-	rd->proof = b->state == BIND_SHARED && b->sh->proof.digest ? &b->sh->proof : NULL;
+	rd->shared = b->state == BIND_SHARED;
+	rd->proof = rd->shared && b->sh->proof.digest ? &b->sh->proof : NULL;
 }
 
 static int bind_get(eshare_image *img, struct ef_inode *ei, struct binding **bp)

@@ -44,12 +44,14 @@
  * Single flight.  A miss takes its page first, then registers it on the
  * shard's flight list and fills it with no lock held, so a fill may call
  * pc_put() or pc_read() of other pages.  Concurrent missers of the same key
- * pin that page and sleep on the shard's condition variable.  On success
- * the page goes into the table (unless a complete copy got there first or
- * the object was dropped) and every waiter copies from it, even if it was
+ * pin that page and sleep on a condition variable of their own, linked to
+ * the page: the filler wakes exactly its waiters, so a slow fill (a remote
+ * backend) holds up nobody but the readers of its page.  On success the
+ * page goes into the table (unless a complete copy got there first or the
+ * object was dropped) and every waiter copies from it, even if it was
  * evicted at once: nobody looks the page up again, so a budget of one page
- * cannot livelock.  On failure the page never enters the table; the waiters
- * start over and one of them becomes the next filler.
+ * cannot livelock.  On failure the page never enters the table and every
+ * waiter returns the filler's error; the next call fills again.
  *
  * Objects.  A table of live ids (striped by id, one mutex a stripe) says
  * whether an object exists, gives its class and notes the shards that
@@ -113,6 +115,13 @@ enum pc_state {
 
 enum pc_queue_id { PC_Q_NONE, PC_Q_SMALL, PC_Q_MAIN };
 
+/* A reader waiting for a fill: on its own stack, linked to the page. */
+struct pc_waiter {
+	pthread_cond_t cv;
+	struct pc_waiter *next;
+	bool woken;
+};
+
 struct pc_objent;
 struct pc_shard;
 
@@ -133,6 +142,7 @@ struct pc_page {
 	struct pc_shard *shard;		/* whose spares it goes back to */
 	uint64_t hash;
 	pthread_t filler;		/* while PC_FILLING: who fills it */
+	struct pc_waiter *waiters;	/* while PC_FILLING: who waits for it */
 };
 
 /* The pages one object has in one shard. */
@@ -166,7 +176,6 @@ struct pc_counters {
 
 struct pc_shard {
 	alignas(PC_CACHELINE) pthread_mutex_t lock;
-	pthread_cond_t done;		/* a fill of this shard ended */
 	struct pc_slot *slots;
 	struct pc_objent **objs;
 	struct pc_objent *last_oe;	/* the last object found: puts come in runs */
@@ -177,7 +186,7 @@ struct pc_shard {
 	uint64_t smask, omask, gmask;
 	uint64_t gclock;		/* ghost insertions so far */
 	uint32_t nslots;		/* slots in use */
-	uint32_t npages, cap, small_cap, ghost_cap, nwaiters;
+	uint32_t npages, cap, small_cap, ghost_cap;
 	uint32_t nspare, spare_max;
 	struct pc_counters st;
 };
@@ -453,6 +462,7 @@ static struct pc_page *page_get(struct pc_cache *c, struct pc_shard *s, uint64_t
 	p->freq = 0;
 	p->cls = PC_CLASS_DATA;
 	p->err = 0;
+	p->waiters = NULL;
 	p->qnext = p->qprev = NULL;
 	p->next = NULL;
 	p->onext = NULL;
@@ -914,7 +924,6 @@ static void shard_free(struct pc_shard *s)
 	free(s->slots);
 	free(s->objs);
 	free(s->ghost);
-	pthread_cond_destroy(&s->done);
 	pthread_mutex_destroy(&s->lock);
 }
 
@@ -960,10 +969,6 @@ static int shard_init(struct pc_shard *s, uint32_t cap)
 		goto err;
 	if (shard_mutex_init(&s->lock))
 		goto err;
-	if (pthread_cond_init(&s->done, NULL)) {
-		pthread_mutex_destroy(&s->lock);
-		goto err;
-	}
 	return 0;
 err:
 	free(s->slots);
@@ -1252,7 +1257,6 @@ int pc_read(struct pc_cache *c, uint64_t obj, uint64_t index, uint32_t off, uint
 	uint64_t mo = mix64(obj), h = page_hash(mo, index);
 	struct pc_shard *s = shard_of(c, mo, index);
 	struct pc_page *p, *mine;
-	bool missed = false;
 	int rc;
 
 	if (hit)
@@ -1261,50 +1265,56 @@ int pc_read(struct pc_cache *c, uint64_t obj, uint64_t index, uint32_t off, uint
 		return -EINVAL;
 
 	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		p = ht_find(s, h, obj, index);
-		if (p && p->state == PC_COMPLETE) {
-			if (p->freq < PC_FREQ_MAX)
-				p->freq++;
-			page_pin(p);
-			if (!missed)
-				stat_add(&s->st.hits, 1);
-			pthread_mutex_unlock(&s->lock);
-			if (len)
-				copy_out(dst, p->data + off, len);
-			page_unpin(c, p);
-			if (hit)
-				*hit = !missed;
-			return 0;
-		}
-		if (!missed) {
-			stat_add(&s->st.misses, 1);
-			missed = true;
-		}
+	p = ht_find(s, h, obj, index);
+	if (p && p->state == PC_COMPLETE) {
+		if (p->freq < PC_FREQ_MAX)
+			p->freq++;
+		page_pin(p);
+		stat_add(&s->st.hits, 1);
+		pthread_mutex_unlock(&s->lock);
+		if (len)
+			copy_out(dst, p->data + off, len);
+		page_unpin(c, p);
+		if (hit)
+			*hit = true;
+		return 0;
+	}
+	stat_add(&s->st.misses, 1);
 
-		p = flight_find(s, h, obj, index);
-		if (!p)
-			break;
+	p = flight_find(s, h, obj, index);
+	if (p) {
+		struct pc_waiter w = { .woken = false };
+
 		/* a fill that reads its own page would wait for itself */
 		if (pthread_equal(p->filler, pthread_self())) {
 			pthread_mutex_unlock(&s->lock);
 			return -EDEADLK;
 		}
+		if (pthread_cond_init(&w.cv, NULL)) {
+			pthread_mutex_unlock(&s->lock);
+			return -ENOMEM;
+		}
 		page_pin(p);
-		s->nwaiters++;
-		while (p->state == PC_FILLING)
-			pthread_cond_wait(&s->done, &s->lock);
-		s->nwaiters--;
+		w.next = p->waiters;
+		p->waiters = &w;
+		do
+			pthread_cond_wait(&w.cv, &s->lock);
+		while (!w.woken);
 		if (p->state == PC_COMPLETE) {
 			pthread_mutex_unlock(&s->lock);
+			pthread_cond_destroy(&w.cv);
 			if (len)
 				copy_out(dst, p->data + off, len);
 			page_unpin(c, p);
 			return 0;
 		}
-		/* failed: errors are not cached, so look again */
+		/* failed: its waiters share the error, which is not cached */
+		rc = p->err;
 		if (page_release(p))
 			page_free(c, s, p);
+		pthread_mutex_unlock(&s->lock);
+		pthread_cond_destroy(&w.cv);
+		return rc;
 	}
 
 	/* We fill.  The page goes on the flight list, not in the table. */
@@ -1343,8 +1353,12 @@ int pc_read(struct pc_cache *c, uint64_t obj, uint64_t index, uint32_t off, uint
 		mine->err = rc;
 		mine->state = PC_FAILED;
 	}
-	if (s->nwaiters)
-		pthread_cond_broadcast(&s->done);
+	for (struct pc_waiter *w = mine->waiters, *next; w; w = next) {
+		next = w->next;
+		w->woken = true;
+		pthread_cond_signal(&w->cv);
+	}
+	mine->waiters = NULL;
 	pthread_mutex_unlock(&s->lock);
 
 	if (!rc && len)

@@ -89,8 +89,9 @@ typedef int (*pc_fill_fn)(void *user, uint64_t index, void *page);
 /*
  * Copy @len bytes at @off (off + len <= PC_PAGE_SIZE) of page @index of
  * @obj into @dst.  A hit copies while the page is pinned; a miss runs
- * @fill once for all concurrent missers (single flight).  Errors are never
- * cached: a later call fills again.
+ * @fill once for all concurrent missers (single flight): they wait for
+ * that one fill alone, and share its result.  Errors are never cached: a
+ * later call fills again.
  * Returns 0 or the fill's error.  *@hit (if not NULL) tells which it was.
  * Also -EINVAL (bad range, no @fill), -ENOMEM, and -EDEADLK for a fill
  * that reads its own page.  Hits and misses count once per call.
