@@ -165,8 +165,11 @@ START_TEST(test_failed_fill_reaches_its_waiters)
 	ck_assert_int_eq(pc_create(&s.c, 4 << 20), 0);
 	s.obj = pc_object_new(s.c, PC_CLASS_DATA);
 	atomic_store(&s.result, -EPROTO);
-	/* the fill returns only after all N readers missed: N-1 wait for it */
-	s.wait_misses = N;
+	/*
+	 * The fill returns only after all N readers of page 3 and the reader
+	 * of page 4 missed: N-1 of the first wait for it.
+	 */
+	s.wait_misses = N + 1;
 	atomic_store(&s.release, true);
 	for (int i = 0; i < N; i++) {
 		r[i] = (struct reader){ .s = &s, .index = 3 };
