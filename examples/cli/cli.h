@@ -34,6 +34,7 @@ struct cli_ctx {
 	const char *image_path;		/* as given, for messages */
 	eshare_domain *domain;
 	eshare_image *image;
+	bool quiet_log;			/* drop the library's log lines (a probe) */
 };
 
 /* A subcommand's arguments once the global options are taken out. */

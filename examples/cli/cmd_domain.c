@@ -60,7 +60,7 @@ static void log_to_stderr(void *user, int level, const char *msg)
 	const struct cli_ctx *ctx = user;
 
 	/* Warnings tell why a later error happened, or that a file stayed private. */
-	if (level <= ESHARE_LOG_WARNING)
+	if (level <= ESHARE_LOG_WARNING && !ctx->quiet_log)
 		fprintf(stderr, "%s: (domain): %s\n", ctx->prog, msg);
 }
 
@@ -272,7 +272,10 @@ static int attach_one(struct cli_ctx *ctx, eshare_domain *d, const char *path,
 		return ret;
 	}
 	iopts.name = path;
+	/* With devices to retry with, a first attach without them is a probe. */
+	ctx->quiet_log = ctx->ndevices > 0;
 	ret = eshare_image_attach(out, d, primary, &iopts);
+	ctx->quiet_log = false;
 	if (ret == -ENXIO && ctx->ndevices) {
 		for (i = 0; i < ctx->ndevices; i++, opened++) {
 			ret = eshare_backend_open(&devs[i], ctx->backend, ctx->devices[i]);

@@ -240,6 +240,43 @@ else
 	ok
 fi
 
+# A directory under two parents: /files/empty-0 made a second entry for /big.
+# Each directory is walked once: every regular file of the manifest but
+# empty-0 is read once, the second link is named, and the exit status is 1.
+img=$fix/plain-4k.erofs
+if python3 - "$src/tests/oracle" "$img" "$tmp/dirlink.erofs" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+from erofs_craft import Image, FT_DIR
+im = Image(sys.argv[2])
+e = im.dirent("/files", "empty-0")
+im.set_dirent(e[0], nid=im.lookup("/big").nid, ftype=FT_DIR)
+im.save(sys.argv[3])
+EOF
+then
+	nreg=$(awk -F '\t' '$2 == "reg"' "$img.manifest" | wc -l)
+	"$bin" domain --json "$tmp/dirlink.erofs" >"$tmp/dirlink.json" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -ne 1 ]; then
+		bad "directory link: exit status $rc"
+	elif ! grep -q 'dirlink.erofs: /files/empty-0: directory already seen' "$tmp/err"; then
+		bad "directory link: messages '$(head -c 600 "$tmp/err")'"
+	elif ! python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["files"] == int(sys.argv[2]) - 1, (d["files"], sys.argv[2])' \
+		"$tmp/dirlink.json" "$nreg"; then
+		bad "directory link: files read"
+	else
+		ok
+	fi
+	"$bin" fingerprint "$tmp/dirlink.erofs" >"$tmp/fp" 2>/dev/null
+	n=$(wc -l <"$tmp/fp")
+	[ "$n" = $((nreg - 1)) ] && ok || bad "directory link: fingerprint of $n files, want $((nreg - 1))"
+else
+	bad "could not craft the directory-link image"
+fi
+
 # fingerprint: the manifest's sha256 column, for files of several kinds.
 img=$fix/digest-plain.erofs
 files=(/big/text-0.bin /bound/rand-4097 /dup/copies/text-copy-2 /hard/big-2 /sparse/hole-middle

@@ -211,6 +211,22 @@ open(sys.argv[4], "wb").write(d)
 			bad "$c of a cyclic image: message '$(head -c 400 "$tmp/err")'"
 		fi
 	done
+	# The walk skips the looping entry and goes on: the manifest is the
+	# fixture's without /deep/level-00-abcdef and what lay below it.
+	"$bin" manifest "$tmp/cycle.erofs" >"$tmp/out" 2>/dev/null
+	grep -v '^# end' "$tmp/out" >"$tmp/got"
+	grep -v -e '^/deep/level-00-abcdef' -e '^# end' "$img.manifest" >"$tmp/want"
+	if cmp -s "$tmp/got" "$tmp/want"; then
+		ok
+	else
+		bad "manifest of the cyclic image is not the rest of the tree"
+		diff "$tmp/want" "$tmp/got" | head -5
+	fi
+	# extract made the rest too, with its metadata (the modes of the manifest)
+	want=$(awk -F '\t' '$1 == "/modes/sticky-dir" { print $3 }' "$img.manifest")
+	got=$(stat -c '%04a' "$tmp/cycle-out/modes/sticky-dir" 2>/dev/null)
+	[ -n "$want" ] && [ "$got" = "$want" ] && ok ||
+		bad "extract of the cyclic image: /modes/sticky-dir mode '$got', manifest '$want'"
 else
 	bad "could not craft the cycle image"
 fi
