@@ -513,7 +513,7 @@ static struct cpos compact_pos(const struct ef_fs *fs, const struct ef_inode *in
 	const uint64_t total = (ino->size + fs->blksz - 1) >> fs->blkszbits;
 	uint64_t n4i = ((32 - ebase % 32) / 4) & 7, n2 = 0, pos = ebase, rel = lcn;
 	unsigned shift = 2;
-	struct cpos c;
+	struct cpos c = { 0 };
 
 	if ((ino->z.advise & Z_EROFS_ADVISE_COMPACTED_2B) && n4i < total)
 		n2 = (total - n4i) & ~15ull;
@@ -594,7 +594,7 @@ START_TEST(test_compact_lookahead_skips_head)
 	struct ef_fs *fs;
 	struct ef_inode ino;
 	unsigned nl, *types, *los, k, found = 0;
-	struct cpos c;
+	struct cpos c = { 0 };
 
 	img_load(&im, "lz4");
 	fs = img_fs(&im);
@@ -635,7 +635,7 @@ START_TEST(test_compact_lookback)
 	struct ef_fs *fs;
 	struct ef_inode ino;
 	unsigned nl, *types, *los, k, h = 0, prevh = 0;
-	struct cpos c;
+	struct cpos c = { 0 };
 	bool done_back = false;
 
 	img_load(&orig, "lz4");
