@@ -5,17 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+# build-run/, not test.sh's build/: one never rebuilds the other's files
+B=build-run
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESHARE_TESTS=OFF >/dev/null
+cmake --build "$B" -j"$(nproc)" >/dev/null
 if [ $# -gt 0 ]; then
 	images=("$@")
 else
 	images=(tests/fixtures/shared-a.erofs tests/fixtures/shared-b.erofs)
 fi
 echo "== ${images[0]}"
-build/bin/erofs-share info "${images[0]}"
+"$B"/bin/erofs-share info "${images[0]}"
 for policy in off verify; do
 	echo
 	echo "== every file of ${#images[@]} images in one domain, sharing policy: $policy"
-	build/bin/erofs-share domain --policy "$policy" "${images[@]}"
+	"$B"/bin/erofs-share domain --policy "$policy" "${images[@]}"
 done

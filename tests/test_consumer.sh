@@ -165,6 +165,52 @@ else
 	fail "building the consumer with find_package(erofs_share)"
 fi
 
+# 3. README.md's instructions for a custom prefix, on examples/embed: with
+# pkg-config and an rpath, and with CMake; both programs run without
+# LD_LIBRARY_PATH and load the library from the prefix.
+EMBED_PATH=/big/repetitive.txt
+EMBED_IMAGE=$SRC/tests/fixtures/shared-a.erofs
+EMBED_WANT=$(awk -F'\t' -v p="$EMBED_PATH" '$1 == p { print $12 }' "$EMBED_IMAGE.manifest")
+check_embed() { # LABEL BINARY
+	local label=$1 bin=$2 got
+	if ! env -u LD_LIBRARY_PATH ldd "$bin" | grep -q "libsharecache.so.0 => $LIBDIR/"; then
+		fail "$label: the rpath does not find libsharecache.so.0 in $LIBDIR:"
+		env -u LD_LIBRARY_PATH ldd "$bin" | sed "s|$PREFIX|PREFIX|g"
+		return
+	fi
+	got=$(env -u LD_LIBRARY_PATH "$bin" "$EMBED_IMAGE" "$EMBED_PATH" 2>"$TMP/embed.err" |
+	      sha256sum | cut -d' ' -f1)
+	if [ -z "$EMBED_WANT" ] || [ "$got" != "$EMBED_WANT" ]; then
+		fail "$label: embed read sha256 $got, the kernel manifest says $EMBED_WANT:" \
+		     "$(cat "$TMP/embed.err")"
+	else
+		echo "$label: embed runs from the prefix and reads $EMBED_PATH right"
+	fi
+}
+mkdir -p "$TMP/embed-pc"
+export PKG_CONFIG_PATH=$LIBDIR/pkgconfig
+# shellcheck disable=SC2046
+if cc -std=c11 -Wall -Wextra -Werror $SANFLAGS "$SRC/examples/embed/embed.c" -o "$TMP/embed-pc/embed" \
+      $(pkg-config --cflags --libs erofs_share) \
+      -Wl,-rpath,"$(pkg-config --variable=libdir erofs_share)" >"$TMP/embed-pc.log" 2>&1; then
+	check_embed "README pkg-config + rpath" "$TMP/embed-pc/embed"
+else
+	cat "$TMP/embed-pc.log"
+	fail "building examples/embed/embed.c with pkg-config as README.md says"
+fi
+unset PKG_CONFIG_PATH
+if cmake -S "$SRC/examples/embed" -B "$TMP/embed-cm" -DCMAKE_PREFIX_PATH="$PREFIX" \
+	 -DCMAKE_INSTALL_PREFIX="$TMP/embed-inst" -DCMAKE_C_FLAGS="$SANFLAGS" \
+	 >"$TMP/embed-cm.log" 2>&1 &&
+   cmake --build "$TMP/embed-cm" >>"$TMP/embed-cm.log" 2>&1 &&
+   cmake --install "$TMP/embed-cm" >>"$TMP/embed-cm.log" 2>&1; then
+	check_embed "README CMake (build tree)" "$TMP/embed-cm/embed"
+	check_embed "README CMake (installed)" "$TMP/embed-inst/bin/embed"
+else
+	cat "$TMP/embed-cm.log"
+	fail "building examples/embed with CMAKE_PREFIX_PATH as README.md says"
+fi
+
 if [ $FAILS -ne 0 ]; then
 	echo "test_consumer: $FAILS failures"
 	exit 1

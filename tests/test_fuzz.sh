@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# test_fuzz.sh BUILD_DIR SRC_DIR: fuzz the whole reader for 60 seconds
-# (tests/fuzz/run.sh) in a clang build kept in BUILD_DIR/fuzz-build.
+# test_fuzz.sh BUILD_DIR SRC_DIR: fuzz the whole reader for 30 seconds
+# (tests/fuzz/run.sh) in a clang build kept in BUILD_DIR/fuzz-build; 300
+# seconds with ESHARE_TEST_FULL=1, or ESHARE_FUZZ_SECONDS=N.
 # Skipped (77) when clang or its libFuzzer runtime is missing.
 set -u
 BUILD=${1:?usage: test_fuzz.sh BUILD_DIR SRC_DIR}
@@ -33,4 +34,7 @@ if grep -qs '^ESHARE_FUZZ:BOOL=ON' "$BUILD/CMakeCache.txt"; then
 else
 	FUZZ_BUILD=$BUILD/fuzz-build
 fi
-exec bash "$SRC/tests/fuzz/run.sh" "$FUZZ_BUILD" 60
+secs=30
+[ "${ESHARE_TEST_FULL:-0}" != 0 ] && secs=300
+secs=${ESHARE_FUZZ_SECONDS:-$secs}
+exec bash "$SRC/tests/fuzz/run.sh" "$FUZZ_BUILD" "$secs"

@@ -26,9 +26,14 @@ if ! grep -qs '^ESHARE_FUZZ:BOOL=ON' "$BUILD/CMakeCache.txt" ||
 		exit 1
 	fi
 fi
-cmake --build "$BUILD" --target fuzz_image -j2
+# under a make job server (test.sh), take its share of the cores
+par=-j2
+[[ ${MAKEFLAGS:-} == *jobserver* ]] && par=
+cmake --build "$BUILD" --target fuzz_image $par
 FUZZER=$BUILD/bin/fuzz_image
 [ -x "$FUZZER" ] || { echo "run.sh: $FUZZER was not built" >&2; exit 1; }
+# SECONDS 0: build only (test.sh builds it while the other builds compile)
+[ "$SECS" = 0 ] && exit 0
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/eshare-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -74,10 +74,17 @@ fail=0
 ok() { pass=$((pass + 1)); }
 bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 
+# Under ASan+UBSan (ESHARE_TEST_BUILD=asan) every other fixture and
+# multidev; ESHARE_TEST_FULL=1 takes them all.
+stride=1
+[ "${ESHARE_TEST_BUILD:-}" = asan ] && [ "${ESHARE_TEST_FULL:-0}" = 0 ] && stride=2
 n=0
 for img in "$fix"/*.erofs; do
 	n=$((n + 1))
 	name=$(basename "$img" .erofs)
+	if [ $((n % stride)) -ne 1 ] && [ $stride -gt 1 ] && [ "$name" != multidev ]; then
+		continue
+	fi
 	mnt=$tmp/mnt-$name
 	out=$tmp/out-$name
 	mkdir -p "$mnt" "$out"

@@ -27,6 +27,13 @@
  * them).  And shared-a next to shared-b in one domain, one of them
  * faulty: the healthy one must not see a single error.
  *
+ * How much runs depends on the build (helpers/scale.h): a release build
+ * runs all of the above on every fixture; an ASan+UBSan build every fixture
+ * with fewer offsets, seeds and nth calls, one threaded case and one policy
+ * for the pair; a TSan build only the threaded cases and the pair, on a
+ * sample of fixtures covering every decoder and layout.  ESHARE_TEST_FULL=1
+ * runs everything in any build.
+ *
  * ESHARE_FAULTS_POSITIONS=N samples N offsets per device and kind (default
  * below, at most 300); ESHARE_FAULTS_JOBS=N runs N fault cases at once;
  * ESHARE_FAULTS_ONLY=NAME runs only one fixture (or "shared-pair");
@@ -52,12 +59,16 @@
 
 #include "helpers/faulty.h"
 #include "helpers/manifest.h"
+#include "helpers/scale.h"
 
 /* Small enough that a walk evicts, so pages are read from the backend again. */
 #define CACHE_BYTES (256u << 10)
 /* Pieces of an odd size, so that reads start inside pages. */
 #define PIECE 24577u
 #define DEFAULT_POSITIONS 16u
+/* Under ASan+UBSan: fewer offsets and seeds (TEST_SCALE_SAMPLE). */
+#define SAMPLE_POSITIONS 4u
+#define SAMPLE_SEEDS 2u
 #define MAX_POSITIONS 300u
 #define RANDOM_SEEDS 4u
 #define RANDOM_PROBABILITY 0.05
@@ -75,6 +86,16 @@
 static char fixture_names[MAX_FIXTURES][64]; /* without ".erofs" */
 static unsigned nfixtures;
 static unsigned positions = DEFAULT_POSITIONS;
+static enum test_scale scale;
+/*
+ * The fixtures of a TSan run: every decoder (LZ4, LZ4HC big pclusters,
+ * MicroLZMA, DEFLATE, Zstd), fragments and dedupe, an extra device, the
+ * metabox, chunks and 512-byte blocks.
+ */
+static const char *const threads_sample[] = {
+	"plain-512", "lz4hc-pcluster64k", "lzma", "deflate", "zstd", "fragments",
+	"dedupe", "multidev", "metabox", "chunk-4k",
+};
 static unsigned workers = DEFAULT_WORKERS;
 static bool verbose;
 /* ESHARE_FAULTS_LENIENT=1: take -EFSCORRUPTED for -EIO (to look past a
@@ -102,6 +123,15 @@ static void list_fixtures(void)
 			continue;
 		if (only && (strlen(only) != n - 6 || strncmp(only, de->d_name, n - 6)))
 			continue;
+		if (!only && scale == TEST_SCALE_THREADS) {
+			bool in = false;
+
+			for (size_t k = 0; k < sizeof(threads_sample) / sizeof(threads_sample[0]); k++)
+				in |= strlen(threads_sample[k]) == n - 6 &&
+				      !strncmp(threads_sample[k], de->d_name, n - 6);
+			if (!in)
+				continue;
+		}
 		memcpy(fixture_names[nfixtures], de->d_name, n - 6);
 		fixture_names[nfixtures][n - 6] = '\0';
 		nfixtures++;
@@ -932,16 +962,23 @@ static void add_random_jobs(const struct record *r, struct job **jobs, size_t *n
 {
 	const uint64_t calls = r->dev[0].calls;
 	/* the first call (the superblock), early ones, the middle, the last */
-	const uint64_t nths[] = { 1, 2, 3, 5, calls / 3, calls / 2, calls };
+	const uint64_t all_nths[] = { 1, 2, 3, 5, calls / 3, calls / 2, calls };
+	const uint64_t few_nths[] = { 1, calls / 2, calls };
+	const bool few = scale == TEST_SCALE_SAMPLE;
+	const uint64_t *nths = few ? few_nths : all_nths;
+	const size_t nnths = few ? sizeof(few_nths) / sizeof(few_nths[0]) :
+				   sizeof(all_nths) / sizeof(all_nths[0]);
+	const unsigned seeds = few ? SAMPLE_SEEDS : RANDOM_SEEDS;
 
 	static const eshare_share_policy policies[] = { ESHARE_SHARE_OFF, ESHARE_SHARE_VERIFY,
 							ESHARE_SHARE_COMPUTE, ESHARE_SHARE_TRUST };
 
-	for (unsigned s = 1; s <= RANDOM_SEEDS; s++) {
+	for (unsigned s = 1; s <= seeds; s++) {
 		for (int kind = FAULTY_ERROR; kind <= FAULTY_SHORT; kind++) {
 			struct job *j = add_job(jobs, n, cap, "random");
 
-			j->policy = policies[(s - 1) % 4];
+			/* every policy, even with SAMPLE_SEEDS */
+			j->policy = policies[((s - 1) * 2 + (unsigned)(kind - FAULTY_ERROR)) % 4];
 			for (unsigned dev = 0; dev < r->ndevs; dev++) {
 				j->cfg[dev].kind = (enum faulty_kind)kind;
 				j->cfg[dev].probability = RANDOM_PROBABILITY;
@@ -954,7 +991,7 @@ static void add_random_jobs(const struct record *r, struct job **jobs, size_t *n
 				 (int)j->policy);
 		}
 	}
-	for (size_t i = 0; i < sizeof(nths) / sizeof(nths[0]); i++) {
+	for (size_t i = 0; i < nnths; i++) {
 		struct job *j;
 
 		if (!nths[i] || (i && nths[i] <= nths[i - 1]))
@@ -1140,13 +1177,15 @@ static void pair_case(const struct record *rec, unsigned bad_side, eshare_share_
 
 START_TEST(test_shared_pair)
 {
-	static const eshare_share_policy policies[] = { ESHARE_SHARE_TRUST, ESHARE_SHARE_VERIFY,
+	static const eshare_share_policy policies[] = { ESHARE_SHARE_VERIFY, ESHARE_SHARE_TRUST,
 							ESHARE_SHARE_COMPUTE };
+	/* a sample: VERIFY only under ASan, VERIFY and TRUST under TSan */
+	size_t npolicies = scale == TEST_SCALE_FULL ? 3 : scale == TEST_SCALE_THREADS ? 2 : 1;
 	struct record rec[2];
 
 	record_image(&rec[0], "shared-a");
 	record_image(&rec[1], "shared-b");
-	for (size_t p = 0; p < sizeof(policies) / sizeof(policies[0]); p++) {
+	for (size_t p = 0; p < npolicies; p++) {
 		for (unsigned side = 0; side < 2; side++) {
 			pair_case(rec, side, policies[p], FAULTY_ERROR, 100 + (unsigned)p);
 			pair_case(rec, side, policies[p], FAULTY_SHORT, 200 + (unsigned)p);
@@ -1281,18 +1320,23 @@ START_TEST(test_fixture)
 	struct record r;
 
 	record_image(&r, fixture_names[_i]);
-	add_offset_jobs(&r, FAULTY_ERROR, &jobs, &n, &cap);
-	add_offset_jobs(&r, FAULTY_SHORT, &jobs, &n, &cap);
-	add_random_jobs(&r, &jobs, &n, &cap);
-	/* the jobs do not move any more: point them at their offsets */
-	for (size_t i = 0; i < n; i++)
-		for (unsigned dev = 0; dev < MAX_DEVS; dev++)
-			if (jobs[i].cfg[dev].noffsets)
-				jobs[i].cfg[dev].offsets = &jobs[i].offset;
-	run_jobs(&r, jobs, n);
-	free(jobs);
-	threads_case(&r, FAULTY_STALL, 0.05, 7, ESHARE_SHARE_OFF);
-	threads_case(&r, FAULTY_STALL, 0.05, 9, ESHARE_SHARE_COMPUTE);
+	/* (a TSan run keeps to the threaded cases) */
+	if (scale != TEST_SCALE_THREADS) {
+		add_offset_jobs(&r, FAULTY_ERROR, &jobs, &n, &cap);
+		add_offset_jobs(&r, FAULTY_SHORT, &jobs, &n, &cap);
+		add_random_jobs(&r, &jobs, &n, &cap);
+		/* the jobs do not move any more: point them at their offsets */
+		for (size_t i = 0; i < n; i++)
+			for (unsigned dev = 0; dev < MAX_DEVS; dev++)
+				if (jobs[i].cfg[dev].noffsets)
+					jobs[i].cfg[dev].offsets = &jobs[i].offset;
+		run_jobs(&r, jobs, n);
+		free(jobs);
+	}
+	if (scale != TEST_SCALE_SAMPLE) {
+		threads_case(&r, FAULTY_STALL, 0.05, 7, ESHARE_SHARE_OFF);
+		threads_case(&r, FAULTY_STALL, 0.05, 9, ESHARE_SHARE_COMPUTE);
+	}
 	threads_case(&r, FAULTY_ERROR, 0.05, 11, ESHARE_SHARE_VERIFY);
 	record_free(&r);
 }
@@ -1340,16 +1384,24 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	positions = env_uint("ESHARE_FAULTS_POSITIONS", DEFAULT_POSITIONS, 2, MAX_POSITIONS);
+	scale = test_scale();
+	positions = env_uint("ESHARE_FAULTS_POSITIONS",
+			     scale == TEST_SCALE_SAMPLE ? SAMPLE_POSITIONS : DEFAULT_POSITIONS, 2,
+			     MAX_POSITIONS);
 	workers = env_uint("ESHARE_FAULTS_JOBS", DEFAULT_WORKERS, 1, MAX_WORKERS);
 	verbose = getenv("ESHARE_FAULTS_VERBOSE") != NULL;
 	lenient = getenv("ESHARE_FAULTS_LENIENT") != NULL;
 	list_fixtures();
 	only = getenv("ESHARE_FAULTS_ONLY");
-	if (only ? !nfixtures && strcmp(only, "shared-pair") : nfixtures < 20) {
+	if (only ? !nfixtures && strcmp(only, "shared-pair") :
+		   nfixtures < (scale == TEST_SCALE_THREADS ?
+				sizeof(threads_sample) / sizeof(threads_sample[0]) : 20)) {
 		fprintf(stderr, "fixtures missing in %s (%u found)\n", ESHARE_FIXTURES, nfixtures);
 		return 1;
 	}
+	printf("test_faults: %s: %u fixtures, %u offsets per device and kind\n",
+	       test_scale_name(scale), nfixtures, positions);
+	fflush(stdout);
 	sr = srunner_create(faults_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
