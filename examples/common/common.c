@@ -79,7 +79,8 @@ int esc_parse_size(uint64_t *out, const char *s)
 	v = strtoull(s, &end, 10);
 	if (errno)
 		return -EINVAL;
-	if (*end && (p = strchr(suffixes, *end & ~0x20)) != NULL) {
+	/* (a blank & ~0x20 is NUL, which strchr() finds at the end) */
+	if ((*end & ~0x20) && (p = strchr(suffixes, *end & ~0x20)) != NULL) {
 		shift = 10 * (unsigned)(p - suffixes + 1);
 		end++;
 		if (!strcmp(end, "iB") || !strcmp(end, "ib"))
