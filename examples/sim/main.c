@@ -574,7 +574,6 @@ static void sim_free(struct sim *s, struct settings *scen)
 	free(s->res);
 	free(s->host_lim);
 	free(s->host_unlimited);
-	free(s->id_pages);
 	free((void *)s->open.devices);
 }
 
@@ -697,7 +696,11 @@ int main(int argc, char **argv)
 				die_usage("too many containers");
 
 	s->progress = !s->quiet && isatty(STDERR_FILENO);
+	if (s->progress)
+		fprintf(stderr, "reading the images' metadata, hashing files of equal size...");
 	ret = sim_load_images(s);
+	if (s->progress)
+		fprintf(stderr, "\r%*s\r", 70, "");
 	if (ret)
 		return SIM_EXIT_FAIL;
 	ret = sim_plan(s);

@@ -343,14 +343,13 @@ static int identify(struct sim *s, eshare_image **imgs)
 
 	/* Content ids: equal (size, digest); every empty file is one empty content. */
 	qsort(rp, nrep, sizeof(*rp), rep_content_cmp);
-	s->id_pages = sim_malloc((nrep ? nrep : 1) * sizeof(*s->id_pages));
 	{
 		uint32_t *cid = sim_malloc((nrep ? nrep : 1) * sizeof(*cid));
 		uint32_t n = 0;
 
 		for (i = 0; i < nrep; i++) {
 			if (!i || rep_content_cmp(&rp[i - 1], &rp[i]))
-				s->id_pages[n++] = (uint32_t)((rp[i]->size + SIM_PAGE - 1) / SIM_PAGE);
+				n++;
 			cid[rp[i] - reps] = n - 1;
 		}
 		s->ncontent_ids = n;

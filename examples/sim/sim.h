@@ -138,7 +138,6 @@ struct sim {
 	struct sim_container *ct;
 	unsigned nct;
 	uint32_t ninode_ids, nkshare_ids, ncontent_ids;
-	uint32_t *id_pages;		/* pages of each content id (by content_id) */
 	struct sim_limits *host_lim;	/* per host */
 	struct sim_limits fleet_lim;
 	uint64_t *host_unlimited;	/* per host: a budget nothing is evicted under */
