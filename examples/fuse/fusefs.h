@@ -45,9 +45,9 @@ struct node {
 	struct eshare_stat st;
 	char *path;		/* path inside its image, for messages */
 	struct alias *aliases;	/* (image, inode number) pairs naming it */
-	/* share_nodes: the key it is found by (object + attributes) */
+	/* share_nodes: found by its fingerprint and attributes */
 	bool shared;
-	uint64_t object;
+	char fingerprint[72];
 	void *xattrs;
 	size_t xattrs_len;
 	bool reported;		/* an error of it was logged */

@@ -99,9 +99,20 @@ static uint64_t alias_hash(const void *e)
 	return alias_key(a->fimg, a->kino);
 }
 
+static uint64_t fp_hash(const char *fp, uint64_t size)
+{
+	uint64_t h = mix64(size);
+
+	for (; *fp; fp++)
+		h = mix64(h ^ (unsigned char)*fp);
+	return h;
+}
+
 static uint64_t share_hash(const void *e)
 {
-	return mix64(((const struct node *)e)->object);
+	const struct node *n = e;
+
+	return fp_hash(n->fingerprint, n->st.file_size);
 }
 
 /* The chain link of an element sits at @off bytes. */
@@ -203,10 +214,10 @@ static void unlock_put(struct fs *fs, eshare_inode *a, eshare_inode *b)
 	eshare_inode_put(b);
 }
 
-static bool same_attrs(const struct node *n, uint64_t object, const struct eshare_stat *st,
+static bool same_attrs(const struct node *n, const char *fp, const struct eshare_stat *st,
 		       const void *xattrs, size_t xlen)
 {
-	return n->object == object && n->st.mode == st->mode && n->st.uid == st->uid &&
+	return !strcmp(n->fingerprint, fp) && n->st.mode == st->mode && n->st.uid == st->uid &&
 	       n->st.gid == st->gid && n->st.file_size == st->file_size &&
 	       n->st.blocks == st->blocks && n->st.mtime_sec == st->mtime_sec &&
 	       n->st.mtime_nsec == st->mtime_nsec && n->st.nlink == st->nlink &&
@@ -223,19 +234,49 @@ static bool has_image(const struct node *n, const struct fimage *fimg)
 	return false;
 }
 
-/*
- * A node of another image to share with.  Distinct inodes of one image stay
- * distinct (they are no hard links there), so a node already naming an inode
- * of @fimg is passed over.
- */
-static struct node *share_find(struct fs *fs, struct fimage *fimg, uint64_t object,
-			       const struct eshare_stat *st, const void *xattrs, size_t xlen)
-{
-	struct node *n = fs->by_share.b[mix64(object) & fs->by_share.mask];
+#define MAX_CANDIDATES 8
 
-	while (n && (!same_attrs(n, object, st, xattrs, xlen) || has_image(n, fimg)))
-		n = n->share_next;
-	return n;
+/*
+ * Nodes of other images that may stand for this file too: the same
+ * fingerprint and attributes.  Distinct inodes of one image stay distinct
+ * (they are no hard links there), so a node already naming an inode of
+ * @fimg is passed over.  Returns how many ids were put in @ids.
+ */
+static unsigned share_candidates(struct fs *fs, struct fimage *fimg, const char *fp,
+				 const struct eshare_stat *st, const void *xattrs, size_t xlen,
+				 uint64_t ids[MAX_CANDIDATES], eshare_inode *inos[MAX_CANDIDATES])
+{
+	struct node *n = fs->by_share.b[fp_hash(fp, st->file_size) & fs->by_share.mask];
+	unsigned k = 0;
+
+	for (; n && k < MAX_CANDIDATES; n = n->share_next) {
+		if (!same_attrs(n, fp, st, xattrs, xlen) || has_image(n, fimg))
+			continue;
+		ids[k] = n->id;
+		inos[k++] = eshare_inode_get(n->ino);
+	}
+	return k;
+}
+
+/*
+ * What the domain says of @ino for node sharing: 1 if it reads through a
+ * shared object it may stand for (TRUST: its claim; otherwise its own bytes
+ * hashed to its fingerprint), 0 if not (yet), or a negative errno.
+ */
+static int share_identity(struct fs *fs, eshare_inode *ino, struct eshare_file_identity *id)
+{
+	int err = eshare_file_identity(ino, 0, id);
+
+	/* COMPUTE: every file is hashed anyway, so that a later twin finds it */
+	if (!err && !id->fingerprint[0] && fs->policy == ESHARE_SHARE_COMPUTE)
+		err = eshare_file_identity(ino, ESHARE_IDENTITY_COMPUTE, id);
+	if (!err && (id->flags & ESHARE_IDENTITY_SHARED) && fs->policy != ESHARE_SHARE_TRUST &&
+	    !(id->flags & ESHARE_IDENTITY_PROVEN))
+		err = eshare_file_identity(ino, ESHARE_IDENTITY_COMPUTE, id);
+	if (err)
+		return err;
+	return (id->flags & ESHARE_IDENTITY_SHARED) && id->fingerprint[0] &&
+	       (fs->policy == ESHARE_SHARE_TRUST || (id->flags & ESHARE_IDENTITY_PROVEN));
 }
 
 static int alias_add(struct fs *fs, struct node *n, struct fimage *fimg, uint64_t kino)
@@ -366,7 +407,10 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 	struct alias *a;
 	void *xattrs = NULL;
 	size_t xlen = 0;
-	bool share = false;
+	bool shareable = false, keyed = false;
+	uint64_t cids[MAX_CANDIDATES];
+	eshare_inode *cinos[MAX_CANDIDATES];
+	unsigned ncand = 0, i;
 	int err;
 
 	pthread_mutex_lock(&fs->lock);
@@ -385,20 +429,43 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 	pthread_mutex_unlock(&fs->lock);
 
 	if (fs->share_nodes && S_ISREG(st->mode) && fs->policy != ESHARE_SHARE_OFF) {
-		err = eshare_file_identity(ino, 0, &id);
-		if (err) {
+		err = share_identity(fs, ino, &id);
+		if (err < 0) {
 			eshare_inode_put(ino);
 			return err;
 		}
-		share = (id.flags & ESHARE_IDENTITY_SHARED) &&
-			(fs->policy == ESHARE_SHARE_TRUST || (id.flags & ESHARE_IDENTITY_PROVEN));
-		if (share) {
-			err = xattr_blob(ino, &xattrs, &xlen);
-			if (err) {
-				eshare_inode_put(ino);
-				return err;
-			}
+		shareable = err > 0;
+		/* Files with a fingerprint are kept where a later twin finds them. */
+		keyed = id.fingerprint[0] != 0;
+		if (keyed && (err = xattr_blob(ino, &xattrs, &xlen))) {
+			eshare_inode_put(ino);
+			return err;
 		}
+		if (fs->debug)
+			fs_log(fs, LOG_DEBUG, "%s: %s: identity flags %#x object %llu %s",
+			       fimg->name, path, id.flags, (unsigned long long)id.object,
+			       id.fingerprint);
+	}
+
+	pthread_mutex_lock(&fs->lock);
+	if (fimg->removed) {
+		err = -ENOENT;
+		goto fail;
+	}
+	if (shareable)
+		ncand = share_candidates(fs, fimg, id.fingerprint, st, xattrs, xlen, cids, cinos);
+	pthread_mutex_unlock(&fs->lock);
+	/*
+	 * A candidate that was alone when it came may have joined this file's
+	 * object since: ask again, without the lock (this may hash it).
+	 */
+	for (i = 0; i < ncand; i++) {
+		struct eshare_file_identity cid = ESHARE_FILE_IDENTITY_INIT;
+
+		if (share_identity(fs, cinos[i], &cid) <= 0 || cid.object != id.object ||
+		    strcmp(cid.fingerprint, id.fingerprint))
+			cids[i] = 0;
+		eshare_inode_put(cinos[i]);
 	}
 
 	pthread_mutex_lock(&fs->lock);
@@ -408,10 +475,14 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 	}
 	a = alias_find(fs, fimg, st->ino);
 	n = a ? a->node : NULL;
-	if (!n && share) {
-		n = share_find(fs, fimg, id.object, st, xattrs, xlen);
-		if (n && (err = alias_add(fs, n, fimg, st->ino)))
-			goto fail;
+	for (i = 0; !n && i < ncand; i++) {
+		struct node *c = cids[i] ? node_by_id(fs, cids[i]) : NULL;
+
+		if (c && !has_image(c, fimg)) {
+			if ((err = alias_add(fs, c, fimg, st->ino)))
+				goto fail;
+			n = c;
+		}
 	}
 	if (n) {
 		n->nlookup++;
@@ -439,7 +510,7 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 		goto fail;
 	}
 	fimg->refs++;
-	if (share) {
+	if (keyed) {
 		/*
 		 * Its inode number: the kernel's numbers of two images collide,
 		 * and this node may stand for files of several; bit 63 keeps
@@ -447,7 +518,7 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 		 */
 		n->st.ino = (1ull << 63) | n->id;
 		n->shared = true;
-		n->object = id.object;
+		memcpy(n->fingerprint, id.fingerprint, sizeof(n->fingerprint));
 		n->xattrs = xattrs;
 		n->xattrs_len = xlen;
 		htab_add(&fs->by_share, n, SHARE_OFF, share_hash);
