@@ -70,6 +70,7 @@ struct fctx {
 	bool peek_ok;
 	bool drop_in_fill;
 	_Atomic uint64_t filled;	/* bit i: page i (< 64) was filled */
+	uint64_t wait_misses;	/* a fill returns once the cache counted this many misses */
 };
 
 static int fill_pattern(void *user, uint64_t index, void *page)
@@ -79,6 +80,15 @@ static int fill_pattern(void *user, uint64_t index, void *page)
 
 	if (f->sleep_ms)
 		sleep_ms(f->sleep_ms);
+	/* hold the fill until every reader of the test missed (and waits) */
+	for (unsigned waited = 0; f->wait_misses && waited < 60000; waited++) {
+		struct pc_stats st;
+
+		pc_get_stats(f->c, &st);
+		if (st.misses >= f->wait_misses)
+			break;
+		sleep_ms(1);
+	}
 	if (n < f->fail_count)
 		return f->fail_first;
 	if (f->drop_in_fill)
@@ -796,7 +806,7 @@ START_TEST(test_single_flight)
 	ck_assert_int_eq(pc_create(&c, 1 << 20), 0);
 	f.c = c;
 	f.obj = pc_object_new(c, PC_CLASS_DATA);
-	f.sleep_ms = 30;
+	f.wait_misses = 8;
 	run_flight(c, &f, 42, a, 8);
 	for (i = 0; i < 8; i++) {
 		ck_assert_int_eq(a[i].rc, 0);
@@ -827,7 +837,7 @@ START_TEST(test_single_flight_evicted_at_once)
 	for (i = 0; i < 8; i++)
 		ck_assert_int_eq(read_page(c, &f, i % 4, NULL), 0);
 	atomic_store(&f.calls, 0);
-	f.sleep_ms = 30;
+	f.wait_misses = stats(c).misses + 8;
 	run_flight(c, &f, 9, a, 8);
 	for (i = 0; i < 8; i++) {
 		ck_assert_int_eq(a[i].rc, 0);
@@ -836,7 +846,7 @@ START_TEST(test_single_flight_evicted_at_once)
 	ck_assert_int_eq(calls(&f), 1);
 	ck_assert(!pc_contains(c, f.obj, 9));
 	ck_assert_uint_eq(stats(c).evictions, 1);
-	f.sleep_ms = 0;
+	f.wait_misses = 0;
 	for (i = 0; i < 4; i++) {
 		ck_assert_int_eq(read_page(c, &f, i, &hit), 0);
 		ck_assert(hit);
@@ -855,7 +865,7 @@ START_TEST(test_error_shared_by_waiters)
 	ck_assert_int_eq(pc_create(&c, 1 << 20), 0);
 	f.c = c;
 	f.obj = pc_object_new(c, PC_CLASS_DATA);
-	f.sleep_ms = 50;
+	f.wait_misses = 8;
 	f.fail_first = -EIO;
 	f.fail_count = 1;
 	run_flight(c, &f, 7, a, 8);
@@ -867,14 +877,10 @@ START_TEST(test_error_shared_by_waiters)
 		ck_assert_int_eq(a[i].rc, 0);
 		ck_assert(a[i].ok);
 	}
-	/*
-	 * The filler and the readers that waited for it got its error; a
-	 * reader that came after the failure filled again (test_pagecache_flight
-	 * holds every reader in the wait to show it without timing).
-	 */
-	ck_assert_int_ge(failed, 1);
-	ck_assert_int_eq(calls(&f), failed == 8 ? 1 : 2);
-	ck_assert(failed == 8 || pc_contains(c, f.obj, 7));
+	/* the filler and the seven readers that waited for it got its error */
+	ck_assert_int_eq(failed, 8);
+	ck_assert_int_eq(calls(&f), 1);
+	ck_assert(!pc_contains(c, f.obj, 7));
 	pc_destroy(c);
 }
 END_TEST
