@@ -214,6 +214,11 @@ if pk["unique_page_bytes"] > sp["unique_page_bytes"]:
     sys.exit("FAIL: pack's limit above spread's")
 PY
 
+# The example scenario stays valid: 3 policies x 2 budgets x (2 hosts + fleet).
+"$sim" -q --scenario "$src/examples/sim/fleet.scn" --json "$t/example.json"
+n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["runs"]))' "$t/example.json")
+[ "$n" = 18 ] || fail "examples/sim/fleet.scn: $n runs, expected 18"
+
 # 5. startup with a trace reads exactly the listed files (sizes from the manifest).
 files=$(awk -F'\t' '$2=="reg" && $6>0 && $1 !~ /[\\ ]/ { print $1; if (++n == 2) exit }' "$A.manifest")
 p1=$(echo "$files" | sed -n 1p)

@@ -68,6 +68,7 @@ void sim_print_table(struct sim *s)
 	uint64_t nfiles = 0, nfp = 0;
 	const struct sim_result *off, *on = NULL;
 	size_t w = 8;
+	bool mixed = false;
 	char a[32], b[32], c[32];
 	unsigned m;
 	size_t i;
@@ -92,8 +93,11 @@ void sim_print_table(struct sim *s)
 		printf("  %-*s %6zu files, %10s, %u container%s  %s\n", (int)w, s->img[m].name,
 		       s->img[m].nfiles, a, n, n == 1 ? "" : "s", s->img[m].path);
 	}
+	for (m = 1; m < s->nspec; m++)
+		if (s->spec[m].wl != s->spec[0].wl)
+			mixed = true;
 	printf("\nWhat the containers read (%s), from the images' metadata%s:\n",
-	       s->nspec ? wl_name(s->spec[0].wl) : "all",
+	       mixed ? "mixed workloads" : s->nspec ? wl_name(s->spec[0].wl) : "all",
 	       s->hosts > 1 ? ", summed over the hosts" : "");
 	sim_fmt_mib(a, sizeof(a), l->logical_bytes);
 	printf("  %-44s %12s\n", "bytes read", a);
