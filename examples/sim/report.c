@@ -213,13 +213,15 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void json_limits(FILE *f, const struct sim_limits *l)
+/* The limits; @logical: with the bytes the plan reads (runs give their own). */
+static void json_limits(FILE *f, const struct sim_limits *l, bool logical)
 {
+	if (logical)
+		fprintf(f, "\"logical_bytes\": %llu, ", (unsigned long long)l->logical_bytes);
 	fprintf(f,
-		"\"logical_bytes\": %llu, \"unique_bytes\": %llu, \"unique_page_bytes\": %llu, "
+		"\"unique_bytes\": %llu, \"unique_page_bytes\": %llu, "
 		"\"kernel_noshare_bytes\": %llu, \"kernel_share_bytes\": %llu",
-		(unsigned long long)l->logical_bytes, (unsigned long long)l->unique_bytes,
-		(unsigned long long)l->unique_page_bytes,
+		(unsigned long long)l->unique_bytes, (unsigned long long)l->unique_page_bytes,
 		(unsigned long long)l->kernel_noshare_bytes,
 		(unsigned long long)l->kernel_share_bytes);
 }
@@ -239,7 +241,7 @@ static int write_json(struct sim *s)
 		   "\"stagger_ms\": %u, \"page_size\": %u,\n ",
 		s->hosts, s->pack ? "pack" : "spread", s->threads, (unsigned long long)s->seed,
 		s->stagger_ms, SIM_PAGE);
-	json_limits(f, &s->fleet_lim);
+	json_limits(f, &s->fleet_lim, true);
 	fprintf(f, ",\n \"images\": [");
 	for (m = 0; m < s->nimg; m++) {
 		const struct sim_image *im = &s->img[m];
@@ -266,7 +268,7 @@ static int write_json(struct sim *s)
 	fprintf(f, "\n ],\n \"host_limits\": [");
 	for (h = 0; h < s->hosts; h++) {
 		fprintf(f, "%s\n  {\"host\": %u, ", h ? "," : "", h);
-		json_limits(f, &s->host_lim[h]);
+		json_limits(f, &s->host_lim[h], true);
 		fputc('}', f);
 	}
 	fprintf(f, "\n ],\n \"runs\": [");
@@ -283,8 +285,11 @@ static int write_json(struct sim *s)
 			fprintf(f, ", \"host\": \"fleet\"");
 		else
 			fprintf(f, ", \"host\": %d", x->host);
+		fprintf(f, ",\n   ");
+		json_limits(f, x->host < 0 ? &s->fleet_lim : &s->host_lim[x->host], false);
+		fprintf(f, ",\n  ");
 #define J(n) fprintf(f, ", \"" #n "\": %llu", (unsigned long long)x->n)
-		J(peak_cache_bytes);
+		fprintf(f, " \"peak_cache_bytes\": %llu", (unsigned long long)x->peak_cache_bytes);
 		J(final_cache_bytes);
 		fprintf(f, ",\n   \"cached_meta_bytes\": %llu", (unsigned long long)x->final_meta_bytes);
 		J(logical_bytes);
