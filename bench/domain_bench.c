@@ -31,8 +31,8 @@
  * timed.  The budget is far below the data, so nearly every page read is
  * a fill; under VERIFY and COMPUTE each fill of a shared page is checked
  * against its proof, under OFF nothing is checked.  Also the proof's size:
- * 32 bytes per page of each proven shared object, over those objects'
- * bytes (through eshare_file_identity).
+ * a 16-byte MAC per page of each proven shared object, over those
+ * objects' bytes (through eshare_file_identity).
  *
  * Output: "POLICY key=value ..." lines and a final "TRUTH ..." line.
  */
@@ -333,7 +333,7 @@ static int cmp_obj(const void *a, const void *b)
 	return x->object < y->object ? -1 : x->object > y->object;
 }
 
-/* The proof's bytes (32 per page) over the bytes of the proven shared objects. */
+/* The proof's bytes (16 per page) over the bytes of the proven shared objects. */
 static void proof_size(struct dom *dm, const struct files *fs, uint64_t *proof, uint64_t *bytes)
 {
 	struct objsize *v = calloc(fs->n ? fs->n : 1, sizeof(*v));
@@ -360,7 +360,7 @@ static void proof_size(struct dom *dm, const struct files *fs, uint64_t *proof, 
 	for (size_t i = 0; i < n; i++) {
 		if (i && v[i].object == v[i - 1].object)
 			continue;
-		*proof += (v[i].size + PAGE - 1) / PAGE * 32;
+		*proof += (v[i].size + PAGE - 1) / PAGE * 16;
 		*bytes += v[i].size;
 	}
 	free(v);

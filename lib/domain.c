@@ -3,9 +3,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* Ids of the domains' page-proof keys, so a thread's MAC context knows its key. */
+static atomic_uint_least64_t key_ids;
 
 int eshare_domain_create(eshare_domain **out, const struct eshare_domain_opts *opts)
 {
@@ -32,6 +36,14 @@ int eshare_domain_create(eshare_domain **out, const struct eshare_domain_opts *o
 		return -ENOMEM;
 	}
 	d->opts.id = d->id;
+	/* the page proofs' key: never leaves the process */
+	d->proof_key.id = atomic_fetch_add(&key_ids, 1) + 1;
+	if (getrandom(d->proof_key.bytes, sizeof(d->proof_key.bytes), 0) !=
+	    (ssize_t)sizeof(d->proof_key.bytes)) {
+		free(d->id);
+		free(d);
+		return -EIO;
+	}
 	rc = pc_create(&d->cache, o.cache_bytes ? o.cache_bytes : ESHARE_DEFAULT_CACHE);
 	if (rc) {
 		free(d->id);

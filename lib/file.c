@@ -8,8 +8,8 @@
  * stored partial (its valid prefix), to be completed by the next extent's
  * decode instead of decoding this one again.
  *
- * A shared object under VERIFY or COMPUTE carries a proof: the SHA-256 of
- * each page of the content its first member hashed to the fingerprint.
+ * A shared object under VERIFY or COMPUTE carries a proof: a MAC of each
+ * page of the content its first member hashed to the fingerprint.
  * Every page a fill produces for it is checked against the proof before
  * any reader can see it; a page that fails is never cached, and the fill
  * reports that the reading member's image no longer gives the proven bytes
@@ -17,7 +17,9 @@
  * by anyone but a fill, and the page they complete is checked whole.
  */
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,12 +36,62 @@ struct fill_ctx {
 	struct read_ctx *rd;
 };
 
-int eshare_page_digest(const void *data, uint32_t len, uint8_t out[PAGE_DIGEST_LEN])
-{
-	unsigned int n = 0;
+static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *mac_cipher;
+static pthread_key_t mac_ctx_key;
+static bool mac_ready;
 
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != PAGE_DIGEST_LEN)
+static void mac_ctx_free(void *ctx)
+{
+	EVP_CIPHER_CTX_free(ctx);
+}
+
+static void mac_init(void)
+{
+	mac_cipher = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+	mac_ready = mac_cipher && !pthread_key_create(&mac_ctx_key, mac_ctx_free);
+}
+
+/* The key the calling thread's context holds, by its id (see mac_key_id). */
+static _Thread_local uint64_t mac_ctx_key_id;
+
+int eshare_page_mac(const struct page_key *key, uint64_t index, const void *data, uint32_t len,
+		    uint8_t out[PAGE_MAC_LEN])
+{
+	EVP_CIPHER_CTX *ctx;
+	uint8_t iv[12] = { 0 }, none[16];
+	bool rekey;
+	int n;
+
+	pthread_once(&mac_once, mac_init);
+	if (!mac_ready)
 		return -ENOMEM;
+	/*
+	 * One context per thread, kept with its key schedule: setting the key
+	 * costs as much as a page's MAC, so it is set again only when this
+	 * thread last used another domain's key.
+	 */
+	ctx = pthread_getspecific(mac_ctx_key);
+	if (!ctx) {
+		ctx = EVP_CIPHER_CTX_new();
+		if (!ctx || pthread_setspecific(mac_ctx_key, ctx)) {
+			EVP_CIPHER_CTX_free(ctx);
+			return -ENOMEM;
+		}
+		mac_ctx_key_id = 0;
+	}
+	rekey = mac_ctx_key_id != key->id;
+	for (unsigned i = 0; i < 8; i++)
+		iv[i] = (uint8_t)(index >> (8 * i));
+	/* GMAC: the page is authenticated data, nothing is encrypted */
+	mac_ctx_key_id = 0; /* unknown until this call is through */
+	if (EVP_EncryptInit_ex2(ctx, rekey ? mac_cipher : NULL, rekey ? key->bytes : NULL, iv,
+				NULL) != 1 ||
+	    EVP_EncryptUpdate(ctx, NULL, &n, data, (int)len) != 1 ||
+	    EVP_EncryptFinal_ex(ctx, none, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, PAGE_MAC_LEN, out) != 1)
+		return -ENOMEM;
+	mac_ctx_key_id = key->id;
 	return 0;
 }
 
@@ -47,14 +99,14 @@ int eshare_page_digest(const void *data, uint32_t len, uint8_t out[PAGE_DIGEST_L
 static bool page_proven(const struct page_proof *pp, uint64_t index, const void *data,
 			uint32_t len)
 {
-	uint8_t d[PAGE_DIGEST_LEN];
+	uint8_t mac[PAGE_MAC_LEN];
 
-	if (index >= pp->npages || eshare_page_digest(data, len, d))
+	if (index >= pp->npages || eshare_page_mac(pp->key, index, data, len, mac))
 		return false;
-	return !memcmp(d, pp->digest[index], PAGE_DIGEST_LEN);
+	return !CRYPTO_memcmp(mac, pp->mac[index], PAGE_MAC_LEN);
 }
 
-/* The valid length of page @index of @ei: what its digest covers. */
+/* The valid length of page @index of @ei: what its MAC covers. */
 static uint32_t page_len(const struct ef_inode *ei, uint64_t index)
 {
 	uint64_t ps = index << PC_PAGE_SHIFT;

@@ -28,16 +28,26 @@ struct eshare_counters {
 
 /* A fill of a proven page that did not match its proof (never returned by the API). */
 #define ESHARE_EPROOF EKEYREJECTED
-#define PAGE_DIGEST_LEN 32
+#define PAGE_MAC_LEN 16
+#define PAGE_MAC_KEY_LEN 16
 
 /*
- * What proves each page of a shared content: the SHA-256 of its valid
- * bytes, taken in the same pass that hashed the whole content to its
- * fingerprint.  Immutable once published.
+ * What proves each page of a shared content: a MAC of its valid bytes
+ * under the domain's secret key (GMAC, AES-128), taken in the same pass
+ * that hashed the whole content to its fingerprint.  Without the key, which
+ * never leaves the process, no image can make other bytes match a page's
+ * MAC but by chance (below 2^-120 a try, and a failed try expels it).
+ * Immutable once published.
  */
+struct page_key {
+	uint64_t id; /* unique in the process, never 0 */
+	uint8_t bytes[PAGE_MAC_KEY_LEN];
+};
+
 struct page_proof {
 	uint64_t npages;
-	uint8_t (*digest)[PAGE_DIGEST_LEN];
+	const struct page_key *key; /* the domain's */
+	uint8_t (*mac)[PAGE_MAC_LEN];
 };
 
 /* A shared object: one cached copy of a content, keyed by (fingerprint, size). */
@@ -70,6 +80,7 @@ struct eshare_domain {
 	struct eshare_image *images;
 	uint64_t nimages;
 	struct eshare_counters cnt;
+	struct page_key proof_key; /* random, for page proofs */
 	/* sharing (share.c), under share_lock */
 	pthread_mutex_t share_lock;
 	struct shobj **sh;
@@ -158,8 +169,9 @@ int eshare_inode_new(eshare_inode **out, eshare_image *img, uint64_t nid);
 /* Read [off, off+len) of @ei (within its size) as @rd says. */
 int eshare_cached_read(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd, void *buf,
 		       size_t len, uint64_t off);
-/* SHA-256 of @len bytes: a page's digest. 0 or -ENOMEM. */
-int eshare_page_digest(const void *data, uint32_t len, uint8_t out[PAGE_DIGEST_LEN]);
+/* The MAC of page @index's @len bytes under @key. 0 or -ENOMEM. */
+int eshare_page_mac(const struct page_key *key, uint64_t index, const void *data, uint32_t len,
+		    uint8_t out[PAGE_MAC_LEN]);
 
 /* util */
 int eshare_copy_struct(void *dst, size_t ksize, const void *src, size_t usize);

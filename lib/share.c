@@ -177,24 +177,24 @@ static struct sizeent *size_find(eshare_domain *d, uint64_t size, bool create)
 struct hash_result {
 	uint8_t sum[FP_LEN];
 	uint64_t obj;            /* the object its pages went to (join pass), or 0 */
-	struct page_proof proof; /* per-page digests (join pass) */
+	struct page_proof proof; /* per-page MACs (join pass) */
 };
 
 static void hash_result_release(eshare_domain *d, struct hash_result *hr)
 {
 	if (hr->obj)
 		pc_object_drop(d->cache, hr->obj);
-	free(hr->proof.digest);
+	free(hr->proof.mac);
 	hr->obj = 0;
-	hr->proof.digest = NULL;
+	hr->proof.mac = NULL;
 }
 
 /*
  * Hash @b's content.  A join pass (@join) reads it through a new object
  * that nobody else fills, copying pages its private object holds already,
- * and takes each page's digest on the way: the pages that object keeps are
+ * and takes each page's MAC on the way: the pages that object keeps are
  * exactly bytes that were hashed, so it can become the shared object's
- * cache, and the digests its proof.  Otherwise the bytes go through a
+ * cache, and the MACs its proof.  Otherwise the bytes go through a
  * throw-away object.
  */
 static int hash_file(eshare_image *img, struct binding *b, bool join, struct hash_result *hr)
@@ -211,10 +211,11 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, struct has
 	memset(hr, 0, sizeof(*hr));
 	rd.obj = pc_object_new(d->cache, PC_CLASS_DATA);
 	if (join) {
-		hr->proof.digest = calloc(npages ? npages : 1, PAGE_DIGEST_LEN);
+		hr->proof.mac = calloc(npages ? npages : 1, PAGE_MAC_LEN);
 		hr->proof.npages = npages;
+		hr->proof.key = &d->proof_key;
 	}
-	if (!md || !buf || (join && !hr->proof.digest) ||
+	if (!md || !buf || (join && !hr->proof.mac) ||
 	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		rc = -ENOMEM;
 		goto out;
@@ -233,8 +234,10 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, struct has
 		for (size_t k = 0; join && k < n; k += PC_PAGE_SIZE) {
 			uint32_t plen = n - k < PC_PAGE_SIZE ? (uint32_t)(n - k) : PC_PAGE_SIZE;
 
-			rc = eshare_page_digest(buf + k, plen,
-						hr->proof.digest[(off + k) >> PC_PAGE_SHIFT]);
+			uint64_t index = (off + k) >> PC_PAGE_SHIFT;
+
+			rc = eshare_page_mac(&d->proof_key, index, buf + k, plen,
+					     hr->proof.mac[index]);
 			if (rc)
 				goto out;
 		}
@@ -281,7 +284,7 @@ static int join(eshare_domain *d, eshare_image *img, struct binding *b, struct h
 			sh->obj = hr->obj;
 			sh->proof = hr->proof;
 			hr->obj = 0;
-			hr->proof.digest = NULL;
+			hr->proof.mac = NULL;
 		} else {
 			sh->obj = b->priv_obj;
 			old = 0;
@@ -484,7 +487,7 @@ static void read_view(struct binding *b, struct read_ctx *rd)
 {
 	rd->obj = atomic_load_explicit(&b->obj, memory_order_acquire);
 	rd->shared = b->state == BIND_SHARED;
-	rd->proof = rd->shared && b->sh->proof.digest ? &b->sh->proof : NULL;
+	rd->proof = rd->shared && b->sh->proof.mac ? &b->sh->proof : NULL;
 }
 
 static int bind_get(eshare_image *img, struct ef_inode *ei, struct binding **bp)
@@ -622,7 +625,7 @@ void eshare_unbind_all(eshare_image *img)
 				}
 			}
 			if (--sh->nrefs == 0) {
-				free(sh->proof.digest);
+				free(sh->proof.mac);
 				free(sh);
 			}
 		}
