@@ -475,8 +475,8 @@ static int write_chart(struct sim *s)
 		   "on %u host%s, with and without sharing'\n",
 		s->nct, s->nct == 1 ? "" : "s", s->hosts, s->hosts == 1 ? "" : "s");
 	fprintf(f, "set title 'Cache memory over time (budget %s)'\n", a);
-	fprintf(f, "set xlabel 'seconds'\nset ylabel 'MiB (regular files)'\nset key top left\n"
-		   "set grid\nset yrange [0:*]\n");
+	fprintf(f, "set xlabel 'seconds'\nset ylabel 'MiB (regular files)'\n"
+		   "set key bottom right opaque\nset grid\nset yrange [0:*]\n");
 	fprintf(f, "plot ");
 	for (i = 0, k = 0; i < s->nseries; i++) {
 		if (s->series[i].budget != main_budget(s))
@@ -485,9 +485,14 @@ static int write_chart(struct sim *s)
 			k++ ? "" : "", dirt, i, esc_policy_name(s->series[i].policy));
 	}
 	fprintf(f, "%.6f with lines dt 2 lw 1 title 'distinct contents (limit)', \\\n     "
-		   "%.6f with lines dt 3 lw 1 title 'Linux without page-cache share'\n",
+		   "%.6f with lines dt 3 lw 1 title 'Linux without page-cache share'",
 		mib(s->fleet_lim.unique_page_bytes), mib(s->fleet_lim.kernel_noshare_bytes));
+	if (s->fleet_lim.kernel_share_bytes != s->fleet_lim.kernel_noshare_bytes)
+		fprintf(f, ", \\\n     %.6f with lines dt 4 lw 1 title 'Linux 7.0 inode\\_share'",
+			mib(s->fleet_lim.kernel_share_bytes));
+	fprintf(f, "\n");
 	fprintf(f, "set title 'Peak cache memory against budget'\nset xlabel 'budget'\n"
+		   "set key top left\n"
 		   "set style data linespoints\nset xrange [-0.5:%u.5]\n",
 		s->nbudgets - 1);
 	fprintf(f, "plot ");
