@@ -264,6 +264,14 @@ rc=0
 "$sim" -q --json "$t/isdir.json" "$A" 2>"$t/err" || rc=$?
 [ "$rc" = 1 ] || fail "writing over a directory: exit $rc"
 if ls "$t"/isdir.json.tmp* >/dev/null 2>&1; then fail "a temporary report was left"; fi
+# A progress bar on a terminal only.
+"$sim" "$A" >"$t/stdout" 2>"$t/stderr"
+if grep -q $'\r' "$t/stderr" "$t/stdout"; then fail "progress drawn off a terminal"; fi
+grep -q "^sharing saved .* of .* (.*%)" "$t/stdout" || fail "no summary line: $(cat "$t/stdout")"
+if command -v script >/dev/null; then
+	script -qec "$(printf '%q ' "$sim" "$A" "$B")" /dev/null >"$t/tty" </dev/null
+	grep -q '\] 100%' "$t/tty" || fail "no progress bar on a terminal"
+fi
 "$sim" --help >"$t/help"
 for o in --workload --scenario --replicas --threads --hosts "--placement spread|pack" --budget \
 	--policy --seed --json --csv --chart "Exit status"; do
