@@ -130,6 +130,10 @@ struct cli_inomap {
 };
 /* Return the value of @key or insert @val and return SIZE_MAX. */
 size_t cli_inomap_get_or_put(struct cli_inomap *m, uint64_t key, size_t val);
+/* The value of @key, or SIZE_MAX. */
+size_t cli_inomap_get(const struct cli_inomap *m, uint64_t key);
+/* Count @key: its value goes up by one (from 1 when new). */
+void cli_inomap_add(struct cli_inomap *m, uint64_t key);
 void cli_inomap_free(struct cli_inomap *m);
 
 /* ---- walk.c ---------------------------------------------------------- */
@@ -198,6 +202,16 @@ typedef int (*cli_visit_fn)(void *user, const struct cli_node *n);
  */
 int cli_walk(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_visit_fn pre,
 	     cli_visit_fn post, void *user);
+/*
+ * cli_walk() with flags: CLI_WALK_PATH_ORDER calls @pre in the byte order of
+ * the full paths (a subdirectory is entered after the siblings whose names
+ * extend its name with a byte below '/', as "a-b" comes before "a/x"),
+ * which needs no sort of the whole tree; CLI_WALK_QUIET prints nothing.
+ */
+#define CLI_WALK_PATH_ORDER 0x1u
+#define CLI_WALK_QUIET 0x2u
+int cli_walk_flags(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_visit_fn pre,
+		   cli_visit_fn post, void *user, unsigned flags);
 
 /* ---- subcommands ------------------------------------------------------ */
 

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,18 +40,44 @@ struct item {
 	size_t pathlen;
 	uint64_t ino;		/* opened again by the reader: no reference held */
 	uint64_t size;
-	int err;
+};
+
+/* A distinct non-empty content read: (size, sha256). */
+struct content {
+	uint64_t size;		/* 0: a free slot */
 	unsigned char digest[DIGEST_LEN];
 };
 
+/* What one reading thread owns. */
+struct rctx {
+	EVP_MD_CTX *md;
+	char *buf;
+};
+
+/*
+ * The walk feeds a bounded queue that reader threads drain while it goes
+ * on, so memory follows the queue's size and the number of distinct
+ * contents, never the number of paths (an image may name one file under
+ * millions of paths).
+ */
+#define QUEUE_CAP 256u
 struct dom {
 	struct cli_ctx *ctx;
 	struct cli_ctx *ictx;	/* one per image: messages name their image */
 	unsigned nimgs;
 	unsigned cur;		/* image being walked */
-	struct item *v;
-	size_t n, cap;
-	atomic_size_t next;	/* the queue's head */
+	unsigned readers;	/* threads reading besides the walking one */
+	struct rctx *self;	/* the walking thread's, to read when no one else does */
+	pthread_mutex_t lock;
+	pthread_cond_t nonempty, nonfull;
+	struct item q[QUEUE_CAP];
+	size_t head, count;	/* the queue, under lock */
+	bool done;		/* the walk is over (under lock) */
+	/* under lock: */
+	uint64_t files, read_errors;
+	struct content *set;	/* open addressing, at most half full */
+	size_t setcap, setn;
+	uint64_t unique_bytes, unique_page_bytes;
 };
 
 static void log_to_stderr(void *user, int level, const char *msg)
@@ -123,67 +148,160 @@ static int read_hash(eshare_inode *ino, uint64_t size, EVP_MD_CTX *md, char *buf
 
 /* ---- domain ----------------------------------------------------------- */
 
+static size_t content_hash(const struct content *c, size_t mask)
+{
+	uint64_t h;
+
+	memcpy(&h, c->digest, sizeof(h));
+	return (size_t)(h ^ c->size * 0x9E3779B97F4A7C15ull) & mask;
+}
+
+/* Count @c among the distinct contents (called under dm->lock). */
+static void content_add(struct dom *dm, const struct content *c)
+{
+	size_t i;
+
+	if ((dm->setn + 1) * 2 > dm->setcap) {
+		struct content *old = dm->set;
+		size_t oldcap = dm->setcap, k;
+
+		dm->setcap = oldcap ? oldcap * 2 : 64;
+		dm->set = cli_malloc(dm->setcap * sizeof(*dm->set));
+		memset(dm->set, 0, dm->setcap * sizeof(*dm->set));
+		for (k = 0; k < oldcap; k++) {
+			if (!old[k].size)
+				continue;
+			for (i = content_hash(&old[k], dm->setcap - 1); dm->set[i].size;
+			     i = (i + 1) & (dm->setcap - 1))
+				;
+			dm->set[i] = old[k];
+		}
+		free(old);
+	}
+	for (i = content_hash(c, dm->setcap - 1); dm->set[i].size; i = (i + 1) & (dm->setcap - 1))
+		if (dm->set[i].size == c->size && !memcmp(dm->set[i].digest, c->digest, DIGEST_LEN))
+			return;
+	dm->set[i] = *c;
+	dm->setn++;
+	dm->unique_bytes += c->size;
+	dm->unique_page_bytes += (c->size + PAGE_SIZE_CACHE - 1) / PAGE_SIZE_CACHE * PAGE_SIZE_CACHE;
+}
+
+/* Read one item (outside the lock), then count it; frees its path. */
+static void read_item(struct dom *dm, struct rctx *r, struct item *it)
+{
+	struct content c = { .size = it->size };
+	const char *what = "read";
+	eshare_inode *ino;
+	int err;
+
+	if (!r->md) {
+		err = -ENOMEM;
+		what = "cannot create a digest context";
+	} else {
+		err = eshare_inode_open(&ino, dm->ictx[it->img].image, it->ino);
+		if (err) {
+			what = "open";
+		} else {
+			err = read_hash(ino, it->size, r->md, r->buf, c.digest, &what);
+			eshare_inode_put(ino);
+		}
+	}
+	if (err)
+		cli_err_path(&dm->ictx[it->img], it->path, it->pathlen, what, err);
+	free(it->path);
+	pthread_mutex_lock(&dm->lock);
+	dm->files++;
+	if (err)
+		dm->read_errors++;
+	else if (c.size) /* empty files have no pages to share */
+		content_add(dm, &c);
+	pthread_mutex_unlock(&dm->lock);
+}
+
+/* Take the queue's head (under dm->lock). */
+static struct item queue_pop(struct dom *dm)
+{
+	struct item it = dm->q[dm->head];
+
+	dm->head = (dm->head + 1) % QUEUE_CAP;
+	dm->count--;
+	pthread_cond_signal(&dm->nonfull);
+	return it;
+}
+
 static int collect_visit(void *user, const struct cli_node *n)
 {
 	struct dom *dm = user;
-	struct item *it;
+	struct item it;
 
 	if (!S_ISREG(n->st->mode))
 		return 0;
-	if (dm->n == dm->cap) {
-		dm->cap = dm->cap ? dm->cap * 2 : 1024;
-		dm->v = cli_realloc(dm->v, dm->cap * sizeof(*dm->v));
+	it.img = dm->cur;
+	it.path = cli_malloc(n->pathlen + 1);
+	memcpy(it.path, n->path, n->pathlen + 1);
+	it.pathlen = n->pathlen;
+	/* The inode number, not a reference: the reader opens it again. */
+	it.ino = n->st->ino;
+	it.size = n->st->file_size;
+	pthread_mutex_lock(&dm->lock);
+	while (dm->count == QUEUE_CAP) {
+		if (!dm->readers) {
+			/* No reader thread: the walker reads a queued file itself. */
+			struct item head = queue_pop(dm);
+			pthread_mutex_unlock(&dm->lock);
+			read_item(dm, dm->self, &head);
+			pthread_mutex_lock(&dm->lock);
+			continue;
+		}
+		pthread_cond_wait(&dm->nonfull, &dm->lock);
 	}
-	it = &dm->v[dm->n++];
-	memset(it, 0, sizeof(*it));
-	it->img = dm->cur;
-	it->path = cli_malloc(n->pathlen + 1);
-	memcpy(it->path, n->path, n->pathlen + 1);
-	it->pathlen = n->pathlen;
-	/*
-	 * The inode number, not a reference: a queue of millions of paths
-	 * (an image may name one file millions of times) must not pin as
-	 * many inodes.
-	 */
-	it->ino = n->st->ino;
-	it->size = n->st->file_size;
+	dm->q[(dm->head + dm->count) % QUEUE_CAP] = it;
+	dm->count++;
+	pthread_cond_signal(&dm->nonempty);
+	pthread_mutex_unlock(&dm->lock);
 	return 0;
 }
 
-/* A reader thread: takes (image, path) items off the queue until it is empty. */
+/* A reader: takes items off the queue until the walk is over and it is empty. */
+static void read_queue(struct dom *dm, struct rctx *r)
+{
+	for (;;) {
+		struct item it;
+
+		pthread_mutex_lock(&dm->lock);
+		while (!dm->count && !dm->done)
+			pthread_cond_wait(&dm->nonempty, &dm->lock);
+		if (!dm->count) {
+			pthread_mutex_unlock(&dm->lock);
+			return;
+		}
+		it = queue_pop(dm);
+		pthread_mutex_unlock(&dm->lock);
+		read_item(dm, r, &it);
+	}
+}
+
+static void rctx_init(struct rctx *r)
+{
+	r->md = EVP_MD_CTX_new();
+	r->buf = cli_malloc(READ_SIZE);
+}
+
+static void rctx_free(struct rctx *r)
+{
+	EVP_MD_CTX_free(r->md);
+	free(r->buf);
+}
+
 static void *reader(void *arg)
 {
 	struct dom *dm = arg;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char *buf = cli_malloc(READ_SIZE);
+	struct rctx r;
 
-	for (;;) {
-		size_t i = atomic_fetch_add(&dm->next, 1);
-		struct item *it;
-		const char *what = "read";
-
-		if (i >= dm->n)
-			break;
-		it = &dm->v[i];
-		if (!md) {
-			it->err = -ENOMEM;
-			what = "cannot create a digest context";
-		} else {
-			eshare_inode *ino;
-
-			it->err = eshare_inode_open(&ino, dm->ictx[it->img].image, it->ino);
-			if (it->err) {
-				what = "open";
-			} else {
-				it->err = read_hash(ino, it->size, md, buf, it->digest, &what);
-				eshare_inode_put(ino);
-			}
-		}
-		if (it->err)
-			cli_err_path(&dm->ictx[it->img], it->path, it->pathlen, what, it->err);
-	}
-	EVP_MD_CTX_free(md);
-	free(buf);
+	rctx_init(&r);
+	read_queue(dm, &r);
+	rctx_free(&r);
 	return NULL;
 }
 
@@ -300,15 +418,6 @@ fail:
 	return ret;
 }
 
-static int digest_cmp(const void *a, const void *b)
-{
-	const struct item *x = *(const struct item *const *)a, *y = *(const struct item *const *)b;
-
-	if (x->size != y->size)
-		return x->size < y->size ? -1 : 1;
-	return memcmp(x->digest, y->digest, DIGEST_LEN);
-}
-
 struct figures {
 	uint64_t files, errors, unique_files, unique_bytes, unique_page_bytes;
 	double wall_s;
@@ -316,30 +425,6 @@ struct figures {
 	uint32_t policy;
 	uint64_t cache_bytes;
 };
-
-/*
- * The distinct (sha256, size) contents among the files read without error.
- * Empty files are left out: they have no pages to share.
- */
-static void unique_contents(struct dom *dm, struct figures *fg)
-{
-	struct item **p = cli_malloc(dm->n * sizeof(*p));
-	size_t i, k = 0;
-
-	for (i = 0; i < dm->n; i++)
-		if (!dm->v[i].err && dm->v[i].size)
-			p[k++] = &dm->v[i];
-	qsort(p, k, sizeof(*p), digest_cmp);
-	for (i = 0; i < k; i++) {
-		if (i && !digest_cmp(&p[i - 1], &p[i]))
-			continue;
-		fg->unique_files++;
-		fg->unique_bytes += p[i]->size;
-		fg->unique_page_bytes += (p[i]->size + PAGE_SIZE_CACHE - 1) / PAGE_SIZE_CACHE *
-					 PAGE_SIZE_CACHE;
-	}
-	free(p);
-}
 
 /* "1.25 MiB (1310720 bytes)" */
 static void fmt_bytes(char *out, size_t len, uint64_t v)
@@ -443,13 +528,12 @@ static void print_table(const struct eshare_stats *st, const struct figures *fg)
 #undef ROW
 }
 
-/* Read every file of the queue with @nthreads threads, this one included. */
-static unsigned read_all(struct dom *dm, unsigned nthreads)
+/* Start @nthreads - 1 reader threads; returns how many started. */
+static unsigned start_readers(struct dom *dm, pthread_t *tids, unsigned nthreads)
 {
-	pthread_t *tids = cli_malloc(nthreads * sizeof(*tids));
-	unsigned i, started = 0;
+	unsigned started = 0;
 
-	for (i = 1; i < nthreads; i++, started++) {
+	for (; started + 1 < nthreads; started++) {
 		int err = pthread_create(&tids[started], NULL, reader, dm);
 
 		if (err) {
@@ -459,11 +543,10 @@ static unsigned read_all(struct dom *dm, unsigned nthreads)
 			break;
 		}
 	}
-	reader(dm);
-	for (i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
-	free(tids);
-	return started + 1;
+	pthread_mutex_lock(&dm->lock);
+	dm->readers = started;
+	pthread_mutex_unlock(&dm->lock);
+	return started;
 }
 
 int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
@@ -474,11 +557,12 @@ int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
 			      .cache_bytes = DEFAULT_CACHE };
 	eshare_image **imgs;
 	struct dom dm = { .ctx = ctx };
+	struct rctx self;
+	pthread_t *tids = NULL;
 	eshare_domain *d = NULL;
 	const char *v;
 	double t0;
-	unsigned i;
-	size_t k;
+	unsigned i, started = 0;
 	int ret = 0, r;
 
 	if ((v = cli_opt_value(a, "--policy")) && parse_policy(v, &fg.policy)) {
@@ -506,6 +590,11 @@ int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
 		cli_err(ctx, "cannot create a domain: %s", eshare_strerror(ret));
 		return ret;
 	}
+	pthread_mutex_init(&dm.lock, NULL);
+	pthread_cond_init(&dm.nonempty, NULL);
+	pthread_cond_init(&dm.nonfull, NULL);
+	rctx_init(&self);
+	dm.self = &self;
 	dm.nimgs = (unsigned)a->npos;
 	imgs = calloc(dm.nimgs, sizeof(*imgs));
 	dm.ictx = cli_malloc(dm.nimgs * sizeof(*dm.ictx));
@@ -524,10 +613,12 @@ int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
 		dm.ictx[i].image = imgs[i];
 	}
 	/*
-	 * Walk first, then read: the queue is known before the readers start,
-	 * so they need no lock but its head.  A tree that cannot be walked in
-	 * full is an error, but the files found are still read.
+	 * The readers start before the walk and read while it goes on; this
+	 * thread walks, then reads too until the queue is empty.  A tree that
+	 * cannot be walked in full is an error, but the files found are read.
 	 */
+	tids = cli_malloc(fg.threads * sizeof(*tids));
+	started = start_readers(&dm, tids, fg.threads);
 	for (i = 0; i < dm.nimgs; i++) {
 		eshare_inode *root;
 
@@ -543,14 +634,21 @@ int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
 		if (r)
 			fg.errors++;
 	}
-	atomic_init(&dm.next, 0);
-	fg.threads = read_all(&dm, fg.threads);
+	pthread_mutex_lock(&dm.lock);
+	dm.done = true;
+	pthread_cond_broadcast(&dm.nonempty);
+	pthread_mutex_unlock(&dm.lock);
+	read_queue(&dm, &self);
+	for (i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	fg.threads = started + 1;
+	started = 0;
 	fg.wall_s = now_s() - t0;
-	fg.files = dm.n;
-	for (k = 0; k < dm.n; k++)
-		if (dm.v[k].err)
-			fg.errors++;
-	unique_contents(&dm, &fg);
+	fg.files = dm.files;
+	fg.errors += dm.read_errors;
+	fg.unique_files = dm.setn;
+	fg.unique_bytes = dm.unique_bytes;
+	fg.unique_page_bytes = dm.unique_page_bytes;
 
 	r = eshare_domain_stats(d, &st);
 	if (r) {
@@ -568,9 +666,12 @@ int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
 		ret = -EIO;
 	}
 out:
-	for (k = 0; k < dm.n; k++)
-		free(dm.v[k].path);
-	free(dm.v);
+	free(tids);
+	free(dm.set);
+	rctx_free(&self);
+	pthread_cond_destroy(&dm.nonfull);
+	pthread_cond_destroy(&dm.nonempty);
+	pthread_mutex_destroy(&dm.lock);
 	for (i = 0; imgs && i < dm.nimgs; i++)
 		eshare_image_detach(imgs[i]);
 	free(imgs);

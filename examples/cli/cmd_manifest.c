@@ -4,6 +4,12 @@
  * `treecmp.py --list` (tests/fixtures/README.md, "Manifest format"), so
  * that the library's view of an image can be diffed byte for byte against
  * the kernel's.
+ *
+ * The rows stream out as the walk meets them: the walk goes in the byte
+ * order of the full paths (CLI_WALK_PATH_ORDER), so nothing is sorted and
+ * memory does not grow with the number of paths.  A first, quiet walk
+ * counts the paths of each non-directory inode (a hardlink group is an
+ * inode met under several paths); both walks take the same course.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,23 +24,16 @@
 static const char header[] = "# path\ttype\tmode\tuid\tgid\tsize\tmtime_sec\tmtime_nsec\tnlink\t"
 			     "rdev\ttarget\tsha256\txattrs\thardlink";
 
-struct mentry {
-	char *path;
-	size_t pathlen;
-	char *cols;		/* the type .. xattrs columns, each after a TAB */
-	uint64_t ino;
-	bool isdir;
-	bool error;		/* cols is "\tERROR\t<why>": the entry could not be read */
-	size_t distinct;	/* index of its inode among non-directories */
-};
-
 struct manifest {
 	struct cli_ctx *ctx;
-	struct mentry *v;
-	size_t n, cap;
-	int err;		/* the first entry that could not be read */
-	char *buf;		/* read buffer for contents */
+	struct cli_inomap paths;	/* non-directory ino -> number of its paths */
+	struct cli_inomap groups;	/* ino -> its hardlink group number */
+	size_t ngroups;
+	size_t n;			/* rows printed */
+	int err;			/* the first entry that could not be read */
+	char *buf;			/* read buffer for contents */
 	EVP_MD_CTX *md;
+	struct cli_buf esc;		/* scratch: an escaped path */
 };
 
 #define READ_SIZE (1u << 20)
@@ -122,23 +121,39 @@ static int xattr_value(struct manifest *m, const struct cli_xattr *x, struct cli
 	return ret;
 }
 
-static void add_entry(struct manifest *m, const struct cli_node *n, char *cols, bool error)
+/* One row: the path, @cols (each after a TAB) and the hardlink column. */
+static void print_row(struct manifest *m, const struct cli_node *n, const char *cols, bool error)
 {
-	struct mentry *e;
+	size_t count = 0, g;
 
-	if (m->n == m->cap) {
-		m->cap = m->cap ? m->cap * 2 : 1024;
-		m->v = cli_realloc(m->v, m->cap * sizeof(*m->v));
+	m->esc.len = 0;
+	cli_escape(&m->esc, n->path, n->pathlen, NULL);
+	fputs(m->esc.p, stdout);
+	fputs(cols, stdout);
+	if (!error && !S_ISDIR(n->st->mode))
+		count = cli_inomap_get(&m->paths, n->st->ino);
+	if (error) {
+		putchar('\n');
+	} else if (count != SIZE_MAX && count > 1) {
+		/* Groups are numbered in listing order of their first path. */
+		g = cli_inomap_get_or_put(&m->groups, n->st->ino, m->ngroups + 1);
+		if (g == SIZE_MAX)
+			g = ++m->ngroups;
+		printf("\th%zu\n", g);
+	} else {
+		fputs("\t-\n", stdout);
 	}
-	e = &m->v[m->n++];
-	e->path = cli_malloc(n->pathlen + 1);
-	memcpy(e->path, n->path, n->pathlen + 1);
-	e->pathlen = n->pathlen;
-	e->cols = cols;
-	e->ino = n->st->ino;
-	e->isdir = S_ISDIR(n->st->mode);
-	e->error = error;
-	e->distinct = 0;
+	m->n++;
+}
+
+/* The first walk: count the paths of each non-directory inode. */
+static int count_visit(void *user, const struct cli_node *n)
+{
+	struct manifest *m = user;
+
+	if (!S_ISDIR(n->st->mode))
+		cli_inomap_add(&m->paths, n->st->ino);
+	return 0;
 }
 
 static int manifest_visit(void *user, const struct cli_node *n)
@@ -214,7 +229,8 @@ static int manifest_visit(void *user, const struct cli_node *n)
 		goto fail;
 	}
 
-	add_entry(m, n, b.p, false);
+	print_row(m, n, b.p, false);
+	cli_buf_free(&b);
 	return 0;
 fail:
 	/*
@@ -223,82 +239,20 @@ fail:
 	 */
 	cli_buf_free(&b);
 	cli_buf_addf(&b, "\tERROR\t%s", eshare_strerror(ret));
-	add_entry(m, n, b.p, true);
+	print_row(m, n, b.p, true);
+	cli_buf_free(&b);
 	if (!m->err)
 		m->err = ret;
 	return S_ISDIR(st->mode) ? 0 : ret;
-}
-
-/* Python sorts bytes: memcmp order, a prefix first. */
-static int mentry_cmp(const void *a, const void *b)
-{
-	const struct mentry *x = a, *y = b;
-	size_t n = x->pathlen < y->pathlen ? x->pathlen : y->pathlen;
-	int c = memcmp(x->path, y->path, n);
-
-	if (c)
-		return c;
-	return (x->pathlen > y->pathlen) - (x->pathlen < y->pathlen);
-}
-
-static void manifest_print(struct manifest *m)
-{
-	struct cli_inomap map = { 0 };
-	size_t *count, *group, ndistinct = 0, ngroups = 0, i;
-	struct cli_buf esc = { 0 };
-
-	qsort(m->v, m->n, sizeof(*m->v), mentry_cmp);
-	/* Names of one non-directory inode form a hardlink group when there are several. */
-	count = cli_malloc((m->n + 1) * sizeof(*count));
-	group = cli_malloc((m->n + 1) * sizeof(*group));
-	for (i = 0; i < m->n; i++) {
-		struct mentry *e = &m->v[i];
-		size_t d;
-
-		if (e->isdir || e->error)
-			continue;
-		d = cli_inomap_get_or_put(&map, e->ino, ndistinct);
-		if (d == SIZE_MAX) {
-			d = ndistinct++;
-			count[d] = 0;
-			group[d] = 0;
-		}
-		count[d]++;
-		e->distinct = d;
-	}
-	printf("%s\n", header);
-	for (i = 0; i < m->n; i++) {
-		struct mentry *e = &m->v[i];
-
-		esc.len = 0;
-		cli_escape(&esc, e->path, e->pathlen, NULL);
-		fputs(esc.p, stdout);
-		fputs(e->cols, stdout);
-		/* Groups are numbered in listing order of their first path. */
-		if (e->error) {
-			putchar('\n');
-		} else if (!e->isdir && count[e->distinct] > 1) {
-			if (!group[e->distinct])
-				group[e->distinct] = ++ngroups;
-			printf("\th%zu\n", group[e->distinct]);
-		} else {
-			fputs("\t-\n", stdout);
-		}
-	}
-	printf("# end: %zu paths\n", m->n);
-	cli_buf_free(&esc);
-	free(count);
-	free(group);
-	cli_inomap_free(&map);
 }
 
 int cmd_manifest(struct cli_ctx *ctx, struct cli_args *a)
 {
 	struct manifest m = { .ctx = ctx };
 	eshare_inode *root;
-	size_t i;
 	int ret;
 
+	(void)a;
 	ret = eshare_root(&root, ctx->image);
 	if (ret) {
 		cli_err_path(ctx, "/", 1, "root", ret);
@@ -311,20 +265,23 @@ int cmd_manifest(struct cli_ctx *ctx, struct cli_args *a)
 		return -ENOMEM;
 	}
 	m.buf = cli_malloc(READ_SIZE);
-	ret = cli_walk(ctx, root, "/", manifest_visit, NULL, &m);
-	eshare_inode_put(root);
+	ctx->quiet_log = true;
+	cli_walk_flags(ctx, root, "/", count_visit, NULL, &m,
+		       CLI_WALK_PATH_ORDER | CLI_WALK_QUIET);
+	ctx->quiet_log = false;
 	/*
-	 * What could be read is printed, bad entries as ERROR rows; the
+	 * What can be read is printed, bad entries as ERROR rows; the
 	 * messages on stderr and the exit status say the manifest is partial.
 	 */
-	manifest_print(&m);
+	printf("%s\n", header);
+	ret = cli_walk_flags(ctx, root, "/", manifest_visit, NULL, &m, CLI_WALK_PATH_ORDER);
+	printf("# end: %zu paths\n", m.n);
+	eshare_inode_put(root);
 	if (!ret)
 		ret = m.err;
-	for (i = 0; i < m.n; i++) {
-		free(m.v[i].path);
-		free(m.v[i].cols);
-	}
-	free(m.v);
+	cli_inomap_free(&m.paths);
+	cli_inomap_free(&m.groups);
+	cli_buf_free(&m.esc);
 	free(m.buf);
 	EVP_MD_CTX_free(m.md);
 	return ret;

@@ -347,7 +347,7 @@ static void log_to_stderr(void *user, int level, const char *msg)
 	const struct cli_ctx *ctx = user;
 
 	/* Corruption reports explain a later error; debug chatter does not. */
-	if (level <= ESHARE_LOG_WARNING)
+	if (level <= ESHARE_LOG_WARNING && !ctx->quiet_log)
 		fprintf(stderr, "%s: %s: %s\n", ctx->prog,
 			ctx->image_path ? ctx->image_path : "(domain)", msg);
 }
@@ -613,6 +613,32 @@ size_t cli_inomap_get_or_put(struct cli_inomap *m, uint64_t key, size_t val)
 		if (m->keys[i] == key)
 			return m->vals[i];
 	}
+}
+
+size_t cli_inomap_get(const struct cli_inomap *m, uint64_t key)
+{
+	size_t i;
+
+	if (!m->cap)
+		return SIZE_MAX;
+	for (i = ino_hash(key, m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (m->vals[i] == SIZE_MAX)
+			return SIZE_MAX;
+		if (m->keys[i] == key)
+			return m->vals[i];
+	}
+}
+
+void cli_inomap_add(struct cli_inomap *m, uint64_t key)
+{
+	size_t i;
+
+	if (cli_inomap_get_or_put(m, key, 1) == SIZE_MAX)
+		return;
+	for (i = ino_hash(key, m->cap - 1); m->keys[i] != key || m->vals[i] == SIZE_MAX;
+	     i = (i + 1) & (m->cap - 1))
+		;
+	m->vals[i]++;
 }
 
 void cli_inomap_free(struct cli_inomap *m)

@@ -62,6 +62,12 @@ int cli_dirstream_next(struct cli_dirstream *ds, const struct cli_dirent **e)
 	return 1;
 }
 
+/* A subdirectory visited but not yet entered (CLI_WALK_PATH_ORDER). */
+struct pending {
+	char name[256];
+	size_t namelen;
+};
+
 /* A directory being walked. */
 struct frame {
 	eshare_inode *ino;
@@ -69,6 +75,13 @@ struct frame {
 	uint64_t cookie;	/* where its next entry is read */
 	size_t pathlen;		/* length of its path in the walk's buffer */
 	size_t nameoff;		/* where its name starts in that path */
+	/*
+	 * CLI_WALK_PATH_ORDER: its subdirectories waiting to be entered, each
+	 * name a prefix of the next (at most 255 of them).
+	 */
+	struct pending *pend;
+	size_t npend, cappend;
+	bool eof;		/* all its entries read */
 };
 
 struct walk {
@@ -82,7 +95,27 @@ struct walk {
 	struct cli_inomap seen;	/* directory inodes entered */
 	int err;		/* the first error met */
 	bool stopping;
+	unsigned flags;		/* CLI_WALK_* */
 };
+
+/* The walk's own messages; none in a quiet walk. */
+static void report(struct walk *w, const char *what, int err)
+{
+	if (!(w->flags & CLI_WALK_QUIET))
+		cli_err_path(w->ctx, w->path.p, w->path.len, what, err);
+}
+
+static int walk_stat(struct walk *w, eshare_inode *ino, struct eshare_stat *st)
+{
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	ret = eshare_stat(ino, st);
+	if (ret)
+		report(w, "stat", ret);
+	return ret;
+}
 
 static void note(struct walk *w, int err)
 {
@@ -104,6 +137,9 @@ static void push(struct walk *w, eshare_inode *ino, const struct eshare_stat *st
 	f->cookie = 0;
 	f->pathlen = w->path.len;
 	f->nameoff = nameoff;
+	f->pend = NULL;
+	f->npend = f->cappend = 0;
+	f->eof = false;
 	w->ds_frame = SIZE_MAX;
 }
 
@@ -112,6 +148,7 @@ static void pop(struct walk *w)
 	struct frame *f = &w->stack[--w->depth];
 
 	eshare_inode_put(f->ino);
+	free(f->pend);
 	if (w->ds_frame == w->depth)
 		w->ds_frame = SIZE_MAX;
 }
@@ -127,21 +164,18 @@ static int may_enter(struct walk *w, const struct eshare_stat *st)
 
 	for (i = 0; i < w->depth; i++) {
 		if (w->stack[i].st.ino == st->ino) {
-			cli_err_path(w->ctx, w->path.p, w->path.len,
-				     "directory cycle (an ancestor's inode again); skipped",
-				     -ESHARE_EFSCORRUPTED);
+			report(w, "directory cycle (an ancestor's inode again); skipped",
+			       -ESHARE_EFSCORRUPTED);
 			return -ESHARE_EFSCORRUPTED;
 		}
 	}
 	if (cli_inomap_get_or_put(&w->seen, st->ino, 0) != SIZE_MAX) {
-		cli_err_path(w->ctx, w->path.p, w->path.len,
-			     "directory already seen under another path (a directory hard link); "
-			     "skipped", -ESHARE_EFSCORRUPTED);
+		report(w, "directory already seen under another path (a directory hard link); "
+			  "skipped", -ESHARE_EFSCORRUPTED);
 		return -ESHARE_EFSCORRUPTED;
 	}
 	if (w->depth >= CLI_MAX_DEPTH) {
-		cli_err_path(w->ctx, w->path.p, w->path.len,
-			     "directories nested too deeply; skipped", -ELOOP);
+		report(w, "directories nested too deeply; skipped", -ELOOP);
 		return -ELOOP;
 	}
 	return 0;
@@ -184,11 +218,11 @@ static void visit_entry(struct walk *w, const struct cli_dirent *e, cli_visit_fn
 	cli_buf_add(&w->path, e->name, e->namelen);
 	ret = eshare_lookup_at(&child, f->ino, e->name, e->namelen);
 	if (ret) {
-		cli_err_path(w->ctx, w->path.p, w->path.len, "lookup", ret);
+		report(w, "lookup", ret);
 		note(w, ret);
 		return;
 	}
-	ret = cli_stat(w->ctx, child, w->path.p, w->path.len, &st);
+	ret = walk_stat(w, child, &st);
 	if (!ret && S_ISDIR(st.mode))
 		ret = may_enter(w, &st);
 	if (ret) {
@@ -208,13 +242,72 @@ static void visit_entry(struct walk *w, const struct cli_dirent *e, cli_visit_fn
 		eshare_inode_put(child);
 		return;
 	}
+	if (w->flags & CLI_WALK_PATH_ORDER) {
+		/* Entered once the siblings that sort before "name/" are visited. */
+		if (f->npend == f->cappend) {
+			f->cappend = f->cappend ? f->cappend * 2 : 4;
+			f->pend = cli_realloc(f->pend, f->cappend * sizeof(*f->pend));
+		}
+		memcpy(f->pend[f->npend].name, e->name, e->namelen + 1);
+		f->pend[f->npend++].namelen = e->namelen;
+		eshare_inode_put(child);
+		return;
+	}
+	push(w, child, &st, nameoff);
+}
+
+/*
+ * Does @e sort before everything below the pending directory @t?  Names
+ * come in increasing order, so @e is after @t; it is before "t/..." only
+ * if it extends @t with a byte below '/'.
+ */
+static bool before_subtree(const struct cli_dirent *e, const struct pending *t)
+{
+	return e->namelen > t->namelen && !memcmp(e->name, t->name, t->namelen) &&
+	       (unsigned char)e->name[t->namelen] < '/';
+}
+
+/* Enter the last pending subdirectory of the directory on top. */
+static void enter_pending(struct walk *w)
+{
+	struct frame *f = &w->stack[w->depth - 1];
+	struct pending *t = &f->pend[--f->npend];
+	struct eshare_stat st;
+	eshare_inode *child;
+	size_t nameoff;
+	int ret;
+
+	if (!(w->path.len == 1 && w->path.p[0] == '/'))
+		cli_buf_addc(&w->path, '/');
+	nameoff = w->path.len;
+	cli_buf_add(&w->path, t->name, t->namelen);
+	ret = eshare_lookup_at(&child, f->ino, t->name, t->namelen);
+	if (ret) {
+		report(w, "lookup", ret);
+		note(w, ret);
+		return;
+	}
+	ret = walk_stat(w, child, &st);
+	if (!ret && !S_ISDIR(st.mode))
+		ret = -EIO;	/* the image cannot change under us */
+	if (ret) {
+		eshare_inode_put(child);
+		note(w, ret);
+		return;
+	}
 	push(w, child, &st, nameoff);
 }
 
 int cli_walk(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_visit_fn pre,
 	     cli_visit_fn post, void *user)
 {
-	struct walk w = { .ctx = ctx, .ds_frame = SIZE_MAX };
+	return cli_walk_flags(ctx, start, path, pre, post, user, 0);
+}
+
+int cli_walk_flags(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_visit_fn pre,
+		   cli_visit_fn post, void *user, unsigned flags)
+{
+	struct walk w = { .ctx = ctx, .ds_frame = SIZE_MAX, .flags = flags };
 	struct eshare_stat st;
 	struct cli_node node;
 	const char *slash;
@@ -222,7 +315,7 @@ int cli_walk(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_vis
 
 	cli_buf_add(&w.path, path, strlen(path));
 	slash = strrchr(w.path.p, '/');
-	ret = cli_stat(ctx, start, w.path.p, w.path.len, &st);
+	ret = walk_stat(&w, start, &st);
 	if (ret)
 		goto out;
 	node = (struct cli_node){ .path = w.path.p, .pathlen = w.path.len,
@@ -248,18 +341,29 @@ int cli_walk(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_vis
 			finish_dir(&w, post, user);
 			continue;
 		}
+		if (f->eof) {
+			if (f->npend)
+				enter_pending(&w);
+			else
+				finish_dir(&w, post, user);
+			continue;
+		}
 		if (w.ds_frame != top) {
 			cli_dirstream_open(&w.ds, f->ino, f->cookie);
 			w.ds_frame = top;
 		}
 		ret = cli_dirstream_next(&w.ds, &e);
+		if (ret < 0) {
+			report(&w, "readdir (the rest of this directory skipped)", ret);
+			note(&w, ret);
+		}
 		if (ret <= 0) {
-			if (ret < 0) {
-				cli_err_path(ctx, w.path.p, w.path.len,
-					     "readdir (the rest of this directory skipped)", ret);
-				note(&w, ret);
-			}
-			finish_dir(&w, post, user);
+			f->eof = true;
+			continue;
+		}
+		if (f->npend && !before_subtree(e, &f->pend[f->npend - 1])) {
+			/* the last pending subdirectory's turn; @e is read again after it */
+			enter_pending(&w);
 			continue;
 		}
 		f->cookie = e->next;

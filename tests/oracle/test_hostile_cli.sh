@@ -20,6 +20,8 @@
 #  nospace   extract into a 256 KiB tmpfs: one message, not one per file.
 #  symlinks  targets of 4095 bytes and more, and with a NUL: as readlink(2).
 #  xattr     a user.* xattr on a symlink: listed, but no value (ENODATA).
+#  order     names sorting between a directory and its contents: the
+#            manifest, streamed in path order, equals treecmp's.
 #  twice     a name twice in a directory: lookup finds the kernel's entry.
 #
 # Every CLI run has a time cap (and an address-space cap outside sanitizer
@@ -236,6 +238,18 @@ im.set_mode(f, 0o120777)
 im.set_dirent(im.dirent("/", "xf")[0], ftype=FT_SYMLINK)
 im.save(os.path.join(w, "xattr.erofs"))
 
+# order: names that sort between a directory and its contents ("a-b" and
+# "a.c" come before "a/x" in path order), nested, with hard links across them
+t = tree("order")
+for d in ("a", "a/x", "a-b", "a-b/y", "a-b/y-", "a.c", "a!", "a/x/z", "b"):
+    os.makedirs(os.path.join(t, d))
+for f in ("a/f", "a-b/f", "a-b/y/f", "a-b/y-/f", "a.c/f", "a!/f", "a/x/z/f", "a0", "a-",
+          "a/x-", "a/x.", "b/f"):
+    write(os.path.join(t, f), f.encode())
+os.link(os.path.join(t, "a/f"), os.path.join(t, "b/link-to-a-f"))
+os.link(os.path.join(t, "a/f"), os.path.join(t, "a-b/y-/link"))
+mkfs("order.erofs", t)
+
 # twice: /dup holds . .. a b c d e f g; "b" renamed "c" (the kernel's first
 # probe is dirent 4, the original "c"), and "a" renamed "b" in a second image
 t = tree("twice")
@@ -439,6 +453,23 @@ for n in sorted(names):
         assert e.errno == errno.ENODATA and n.startswith("user."), (n, e)
 assert got == open(sys.argv[2]).read().split("\n")[:-1], got
 EOF
+	kumount
+fi
+
+# ---- order: the streamed manifest is in path order, as treecmp's ---------
+img=$work/order.erofs
+run order-manifest manifest "$img"
+[ "$rc" = 0 ] && ok || bad "order: manifest exited $rc"
+python3 - "$work/order-manifest.out" <<'EOF' && ok || bad "order: rows not in path order"
+import sys
+rows = [l.split("\t")[0] for l in open(sys.argv[1]) if not l.startswith("#")]
+assert len(rows) == 24 and rows == sorted(rows, key=lambda p: p.encode()), rows
+EOF
+if [ $have_kernel = 1 ] && kmount "$img"; then
+	python3 "$src/tests/tools/treecmp.py" --list "$mnt" >"$work/order-kernel.out" 2>/dev/null
+	cmp -s "$work/order-kernel.out" "$work/order-manifest.out" && ok ||
+		{ bad "order: manifest differs from treecmp's of the kernel mount";
+		  diff "$work/order-kernel.out" "$work/order-manifest.out" | head -5; }
 	kumount
 fi
 
