@@ -219,6 +219,18 @@ PY
 n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["runs"]))' "$t/example.json")
 [ "$n" = 18 ] || fail "examples/sim/fleet.scn: $n runs, expected 18"
 
+# Extra devices go to the image that needs them, quietly.
+"$sim" -q --device "$fx/multidev.blob" --json "$t/md.json" "$fx/multidev.erofs" \
+	"$fx/chunk-4k.erofs" 2>"$t/err"
+[ ! -s "$t/err" ] || fail "extra devices: $(cat "$t/err")"
+python3 - "$t/md.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+on = [x for x in r["runs"] if x["policy"] == "compute"][0]
+if on["final_cache_bytes"] != r["unique_page_bytes"]:
+    sys.exit(f"FAIL: multidev + chunk-4k: {on['final_cache_bytes']} != {r['unique_page_bytes']}")
+PY
+
 # 5. startup with a trace reads exactly the listed files (sizes from the manifest).
 files=$(awk -F'\t' '$2=="reg" && $6>0 && $1 !~ /[\\ ]/ { print $1; if (++n == 2) exit }' "$A.manifest")
 p1=$(echo "$files" | sed -n 1p)
@@ -252,6 +264,7 @@ printf 'not an image\n' >"$t/junk.erofs"
 printf 'image a %s\nimage j junk.erofs\ncontainer a\ncontainer j\n' "$A" >"$t/bad5.scn"
 expect_fail 1 "bad5.scn:2: image j: $t/junk.erofs" --scenario "$t/bad5.scn"
 expect_fail 1 "$t/junk.erofs: cannot open the image" "$A" "$t/junk.erofs"
+expect_fail 1 "multidev.erofs: cannot open the image" "$fx/multidev.erofs"
 expect_fail 2 "budget '0'" --budget 0 "$A"
 expect_fail 2 "threads '0'" --threads 0 "$A"
 expect_fail 2 "policy 'off,bogus'" --policy off,bogus "$A"

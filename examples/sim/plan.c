@@ -369,8 +369,26 @@ static void log_quiet(void *user, int level, const char *msg)
 {
 	struct sim *s = user;
 
-	if (level <= ESHARE_LOG_ERR)
+	if (level <= ESHARE_LOG_ERR && !atomic_load(&s->mute_log))
 		fprintf(stderr, "%s: %s\n", s->prog, msg);
+}
+
+int sim_attach(struct sim *s, eshare_image **out, eshare_domain *d, const struct sim_image *im)
+{
+	char msg[512];
+	int ret;
+
+	atomic_store(&s->mute_log, s->open.ndevices > 0);
+	ret = esc_image_open(out, d, im->path, &s->open, msg, sizeof(msg));
+	atomic_store(&s->mute_log, false);
+	if (!ret)
+		return 0;
+	if (im->src)
+		fprintf(stderr, "%s: %s:%u: image %s: %s: %s\n", s->prog, im->src, im->line,
+			im->name, im->path, msg);
+	else
+		fprintf(stderr, "%s: %s: %s\n", s->prog, im->path, msg);
+	return ret;
 }
 
 int sim_load_images(struct sim *s)
@@ -399,17 +417,10 @@ int sim_load_images(struct sim *s)
 		struct esc_walk_ops ops = { .visit = collect_visit, .error = collect_error,
 					    .user = &c };
 		eshare_inode *root;
-		char msg[512];
 
-		ret = esc_image_open(&imgs[m], d, im->path, &s->open, msg, sizeof(msg));
-		if (ret) {
-			if (im->src)
-				fprintf(stderr, "%s: %s:%u: image %s: %s: %s\n", s->prog, im->src,
-					im->line, im->name, im->path, msg);
-			else
-				fprintf(stderr, "%s: %s: %s\n", s->prog, im->path, msg);
+		ret = sim_attach(s, &imgs[m], d, im);
+		if (ret)
 			break;
-		}
 		ret = eshare_image_info(imgs[m], &info);
 		if (!ret) {
 			im->ishare = info.ishare_prefix_id >= 0;

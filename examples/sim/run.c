@@ -240,7 +240,7 @@ static void log_cb(void *user, int level, const char *msg)
 {
 	struct sim *s = user;
 
-	if (level <= ESHARE_LOG_WARNING)
+	if (level <= ESHARE_LOG_WARNING && !atomic_load(&s->mute_log))
 		fprintf(stderr, "%s: %s\n", s->prog, msg);
 }
 
@@ -286,16 +286,12 @@ int sim_run(struct sim *s, uint32_t policy, uint64_t budget)
 		}
 		for (i = 0; i < s->nct; i++) {
 			unsigned m = s->ct[i].image;
-			char msg[512];
 
 			if (s->ct[i].host != h || r.h[h].imgs[m])
 				continue;
-			ret = esc_image_open(&r.h[h].imgs[m], r.h[h].d, s->img[m].path, &s->open,
-					     msg, sizeof(msg));
-			if (ret) {
-				fprintf(stderr, "%s: %s: %s\n", s->prog, s->img[m].path, msg);
+			ret = sim_attach(s, &r.h[h].imgs[m], r.h[h].d, &s->img[m]);
+			if (ret)
 				goto out;
-			}
 		}
 	}
 

@@ -146,6 +146,12 @@ struct sim {
 	size_t nres, capres;
 	struct sim_series *series;
 	size_t nseries;
+	/*
+	 * Set while an image is attached with extra devices to spare: its
+	 * first attach, without them, may fail and say why; the error that
+	 * counts is reported by the caller.
+	 */
+	_Atomic bool mute_log;
 	/* progress */
 	bool progress;
 	uint64_t progress_total;
@@ -163,6 +169,9 @@ void sim_fmt_mib(char *out, size_t len, uint64_t v);
 /* plan.c: images' metadata, containers' reads, placement, limits. */
 int sim_load_images(struct sim *s);
 int sim_plan(struct sim *s);
+
+/* Attach an image with the run's backend and devices; prints the error. */
+int sim_attach(struct sim *s, eshare_image **out, eshare_domain *d, const struct sim_image *im);
 
 /* run.c: one (policy, budget) run of every container. */
 int sim_run(struct sim *s, uint32_t policy, uint64_t budget);
