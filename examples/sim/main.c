@@ -567,7 +567,8 @@ static void sim_free(struct sim *s, struct settings *scen)
 		free(s->spec[i].trace);
 	free(s->spec);
 	for (i = 0; i < s->nct; i++)
-		free(s->ct[i].ops);
+		if (!s->ct[i].shared_ops)
+			free(s->ct[i].ops);
 	free(s->ct);
 	for (k = 0; k < s->nseries; k++) {
 		free(s->series[k].t);
@@ -693,10 +694,15 @@ int main(int argc, char **argv)
 	for (i = 0; i < npend; i++)
 		free(pend[i].trace);
 	free(pend);
-	if (s->hosts > 1 && s->nspec)
+	{
+		uint64_t n = 0;
+
 		for (i = 0; i < s->nspec; i++)
-			if (s->spec[i].replicas * (uint64_t)s->nspec > 1000000)
-				die_usage("too many containers");
+			n += s->spec[i].replicas;
+		if (n > SIM_MAX_CONTAINERS)
+			die_usage("%llu containers: at most %u", (unsigned long long)n,
+				  SIM_MAX_CONTAINERS);
+	}
 
 	s->progress = !s->quiet && isatty(STDERR_FILENO);
 	if (s->progress)

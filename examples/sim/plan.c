@@ -755,7 +755,17 @@ int sim_plan(struct sim *s)
 	for (i = 0; i < s->nct; i++)
 		s->ct[i].host = s->pack ? i / per : i % s->hosts;
 	for (i = 0; i < s->nct; i++) {
-		ret = plan_container(s, &s->ct[i], sel[s->ct[i].spec]);
+		struct sim_container *c = &s->ct[i];
+
+		/* Replicas of all and startup read the same: one list serves them. */
+		if (c->replica && s->spec[c->spec].wl != WL_RANDOM) {
+			c->ops = c[-1].ops;
+			c->nops = c[-1].nops;
+			c->bytes = c[-1].bytes;
+			c->shared_ops = true;
+			continue;
+		}
+		ret = plan_container(s, c, sel[c->spec]);
 		if (ret)
 			goto out;
 	}

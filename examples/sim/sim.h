@@ -17,6 +17,7 @@
 #define SIM_MAX_THREADS 256u
 #define SIM_MAX_HOSTS 1024u
 #define SIM_MAX_REPLICAS 10000u
+#define SIM_MAX_CONTAINERS 100000u
 #define SIM_MAX_BUDGETS 16u
 #define SIM_READ_SIZE (128u << 10)	/* one pread of a whole-file read */
 #define SIM_RANDOM_READ (64u << 10)	/* one read of the random workload */
@@ -80,6 +81,7 @@ struct sim_container {
 	unsigned spec, replica, image, host;
 	struct sim_op *ops;
 	size_t nops;
+	bool shared_ops;	/* the ops of the replica before it */
 	uint64_t bytes;		/* bytes its reads ask for */
 };
 
