@@ -47,6 +47,13 @@ struct z_lcluster {
 	uint64_t nextpackoff; /* meta position right after this index / pack */
 };
 
+/* The last compact pack read, so that a walk reads each pack once. */
+struct z_pack {
+	uint64_t pos;
+	unsigned len; /* 0: none yet */
+	uint8_t b[32];
+};
+
 /* The head of the extent holding a position. */
 struct z_head {
 	uint64_t la;
@@ -135,7 +142,7 @@ static unsigned z_compact_entry(const uint8_t *pack, unsigned lobits, unsigned e
 }
 
 static int z_load_compact(struct ef_fs *fs, struct ef_inode *ino, uint64_t lcn,
-			  struct z_lcluster *m)
+			  struct z_lcluster *m, struct z_pack *pc)
 {
 	const unsigned L = ino->z.lclusterbits;
 	const bool big = ino->z.advise & Z_EROFS_ADVISE_BIG_PCLUSTER_1;
@@ -143,7 +150,8 @@ static int z_load_compact(struct ef_fs *fs, struct ef_inode *ino, uint64_t lcn,
 	const uint64_t total = (ino->size + fs->blksz - 1) >> fs->blkszbits;
 	uint64_t n4i, n2 = 0, rel = lcn, pos = ebase, packpos;
 	unsigned shift = 2, vcnt, packsz, lobits, encodebits, lo, type, nblk;
-	uint8_t pack[32];
+	uint8_t buf[32];
+	const uint8_t *pack = buf;
 	int i, j, err;
 
 	if (lcn >= total || lcn > (ino->size - 1) >> L)
@@ -172,9 +180,18 @@ static int z_load_compact(struct ef_fs *fs, struct ef_inode *ino, uint64_t lcn,
 		return -EOPNOTSUPP;
 	packsz = vcnt << shift;
 	packpos = pos & ~(uint64_t)(packsz - 1);
-	err = ef_meta_read(fs, ino->in_metabox, packpos, pack, packsz);
-	if (err)
-		return err;
+	if (pc && pc->len == packsz && pc->pos == packpos) {
+		pack = pc->b;
+	} else {
+		err = ef_meta_read(fs, ino->in_metabox, packpos, buf, packsz);
+		if (err)
+			return err;
+		if (pc) {
+			memcpy(pc->b, buf, packsz);
+			pc->pos = packpos;
+			pc->len = packsz;
+		}
+	}
 
 	memset(m, 0, sizeof(*m));
 	m->lcn = lcn;
@@ -274,11 +291,18 @@ static int z_load_compact(struct ef_fs *fs, struct ef_inode *ino, uint64_t lcn,
 	return 0;
 }
 
-static int z_load(struct ef_fs *fs, struct ef_inode *ino, uint64_t lcn, struct z_lcluster *m)
+/* @pc: NULL, or the pack cache of a walk over consecutive lclusters. */
+static int z_load_cached(struct ef_fs *fs, struct ef_inode *ino, uint64_t lcn,
+			 struct z_lcluster *m, struct z_pack *pc)
 {
 	if (ino->layout == EROFS_INODE_COMPRESSED_FULL)
 		return z_load_full(fs, ino, lcn, m);
-	return z_load_compact(fs, ino, lcn, m);
+	return z_load_compact(fs, ino, lcn, m, pc);
+}
+
+static int z_load(struct ef_fs *fs, struct ef_inode *ino, uint64_t lcn, struct z_lcluster *m)
+{
+	return z_load_cached(fs, ino, lcn, m, NULL);
 }
 
 /* Find the head lcluster of the extent holding @pos (< i_size). */
@@ -388,8 +412,9 @@ static int z_pcluster_blocks(struct ef_fs *fs, struct ef_inode *ino, const struc
  * chains back to the head through the earlier NONHEADs), and a compact
  * pack ending in a CBLKCNT entry gives a lookahead that stops short.
  *
- * Cost: one index load per lcluster of the extent, bounded by EF_MAX_LLEN;
- * the extent is mapped once per decode.
+ * Cost: one index entry per lcluster of the extent (a compact pack is read
+ * once for all its entries), bounded by EF_MAX_LLEN; the extent is mapped
+ * once per decode.
  */
 static int z_extent_llen(struct ef_fs *fs, struct ef_inode *ino, const struct z_head *h,
 			 uint64_t *llen)
@@ -397,6 +422,7 @@ static int z_extent_llen(struct ef_fs *fs, struct ef_inode *ino, const struct z_
 	const unsigned L = ino->z.lclusterbits;
 	uint64_t lcn, reach = 0;
 	struct z_lcluster m;
+	struct z_pack pc = { .len = 0 };
 	int err;
 
 	for (lcn = h->lcn + 1;; lcn++) {
@@ -407,7 +433,7 @@ static int z_extent_llen(struct ef_fs *fs, struct ef_inode *ino, const struct z_
 		}
 		if ((lcn << L) > h->la + EF_MAX_LLEN)
 			return -EOPNOTSUPP;
-		err = z_load(fs, ino, lcn, &m);
+		err = z_load_cached(fs, ino, lcn, &m, &pc);
 		if (err)
 			return err;
 		if (m.type != Z_NONHEAD)

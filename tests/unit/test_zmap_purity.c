@@ -23,8 +23,8 @@
  *    extent or -EFSCORRUPTED, and reading the file forwards, backwards and
  *    in random orders through eshare_pread() on a domain with a 64 KiB
  *    cache gives, page by page, the same bytes or the same error every
- *    time.  ESHARE_PURITY_SEEDS=DIR writes these images to DIR (they are
- *    the fuzz seeds tests/fuzz/regressions/zmap-*.bin).
+ *    time.  ESHARE_PURITY_SEEDS=DIR writes these images to DIR (one of
+ *    each kind is a fuzz seed: tests/fuzz/regressions/zmap-*.bin).
  * 3. An LZ4-only image without compr_cfgs, without 0padding and with a
  *    max distance of 0 (what mkfs.erofs --zD without -z writes), made from
  *    all-fragments.erofs, is read as the kernel reads it: the kernel mounts
