@@ -351,6 +351,141 @@ int eshare_cached_read(eshare_image *img, struct ef_inode *ei, struct read_ctx *
 	return pc_read_range(img_cache(img), rd->obj, off, len, buf, fill_page, &f);
 }
 
+/*
+ * Reads that will not be repeated (ESHARE_ADVICE_NOREUSE) leave the data
+ * cache alone: flat extents are read straight into the caller's buffer,
+ * and a compressed extent is decoded into a window of the calling thread
+ * that the next reads of the same extent use again.  The window is known
+ * by (domain key id, image metadata object, nid, extent): never reused
+ * ids, so a window cannot outlive its image and be taken for another's.
+ */
+struct noreuse_window {
+	uint8_t *buf;
+	size_t cap;
+	uint64_t key_id, meta_obj, nid, la, llen; /* what buf holds; llen 0: nothing */
+};
+
+static pthread_once_t window_once = PTHREAD_ONCE_INIT;
+static pthread_key_t window_key;
+static bool window_ready;
+
+static void window_free(void *p)
+{
+	struct noreuse_window *w = p;
+
+	free(w->buf);
+	free(w);
+}
+
+static void window_init(void)
+{
+	window_ready = !pthread_key_create(&window_key, window_free);
+}
+
+static struct noreuse_window *window_get(void)
+{
+	struct noreuse_window *w;
+
+	pthread_once(&window_once, window_init);
+	if (!window_ready)
+		return NULL;
+	w = pthread_getspecific(window_key);
+	if (!w) {
+		w = calloc(1, sizeof(*w));
+		if (w && pthread_setspecific(window_key, w)) {
+			free(w);
+			w = NULL;
+		}
+	}
+	return w;
+}
+
+/* The decoded bytes of compressed extent @m of @ei, from the window or decoded into it. */
+static int window_extent(eshare_image *img, struct ef_inode *ei, const struct ef_map *m,
+			 const uint8_t **data)
+{
+	struct noreuse_window *w = window_get();
+	uint64_t key_id = img->domain->proof_key.id;
+	struct ef_scratch *s;
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	if (w->llen && w->key_id == key_id && w->meta_obj == img->meta_obj && w->nid == ei->nid &&
+	    w->la == m->la && w->llen == m->llen) {
+		*data = w->buf;
+		return 0;
+	}
+	w->llen = 0;
+	rc = ef_scratch_reserve(&w->buf, &w->cap, m->llen);
+	if (rc)
+		return rc;
+	s = ef_scratch_get();
+	if (!s)
+		return -ENOMEM;
+	rc = ef_decode_extent(img->fs, ei, m, w->buf, s);
+	ef_scratch_put(s);
+	if (rc)
+		return rc;
+	*w = (struct noreuse_window){ w->buf, w->cap, key_id, img->meta_obj, ei->nid, m->la, m->llen };
+	*data = w->buf;
+	return 0;
+}
+
+int eshare_uncached_read(eshare_image *img, struct ef_inode *ei, void *buf, size_t len,
+			 uint64_t off)
+{
+	struct ef_fs *fs = img->fs;
+	uint8_t *d = buf;
+
+	while (len) {
+		struct ef_map m;
+		const uint8_t *data;
+		uint64_t stop;
+		size_t n;
+		int rc;
+
+		rc = ef_map(fs, ei, off, &m);
+		if (rc)
+			return rc;
+		if (off < m.la || off - m.la >= m.llen)
+			return ef_corrupt(fs, ei->nid, "extent does not hold offset %llu",
+					  (unsigned long long)off);
+		stop = m.la + m.llen < off + len ? m.la + m.llen : off + len;
+		n = (size_t)(stop - off);
+		if (!(m.flags & EF_MAP_MAPPED)) {
+			memset(d, 0, n);
+		} else if (!(m.flags & (EF_MAP_ENCODED | EF_MAP_FRAGMENT))) {
+			/* raw bytes: inline in the metadata, or in a data block */
+			if (m.flags & EF_MAP_META)
+				rc = ef_meta_read(fs, ei->in_metabox, m.pa + (off - m.la), d, n);
+			else
+				rc = ef_read_phys(fs, m.dev, m.pa + (off - m.la), d, n);
+		} else if (m.llen > EF_MAX_LLEN) {
+			rc = ef_corrupt(fs, ei->nid, "extent of %llu bytes",
+					(unsigned long long)m.llen);
+		} else {
+			rc = window_extent(img, ei, &m, &data);
+			if (!rc)
+				memcpy(d, data + (off - m.la), n);
+		}
+		if (rc)
+			return rc;
+		d += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int eshare_inode_advise(eshare_inode *ino, unsigned advice)
+{
+	if (!ino || advice > ESHARE_ADVICE_NOREUSE)
+		return -EINVAL;
+	atomic_store_explicit(&ino->advice, advice, memory_order_relaxed);
+	return 0;
+}
+
 ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 {
 	eshare_image *img;
@@ -383,6 +518,12 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 		rc = eshare_bind(img, &ino->ei, &rd, &b);
 		if (rc)
 			return rc;
+		/* a shared object's pages are worth keeping whatever this reader says */
+		if (!rd.shared && atomic_load_explicit(&ino->advice, memory_order_relaxed) ==
+					  ESHARE_ADVICE_NOREUSE) {
+			rc = eshare_uncached_read(img, &ino->ei, buf, len, off);
+			break;
+		}
 		rc = eshare_cached_read(img, &ino->ei, &rd, buf, len, off);
 		if (!rc)
 			break;

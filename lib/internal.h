@@ -132,6 +132,7 @@ struct eshare_image {
 
 struct eshare_inode {
 	atomic_uint refs;
+	atomic_uint advice; /* ESHARE_ADVICE_* */
 	eshare_image *img;
 	struct ef_inode ei;
 };
@@ -169,6 +170,9 @@ int eshare_inode_new(eshare_inode **out, eshare_image *img, uint64_t nid);
 /* Read [off, off+len) of @ei (within its size) as @rd says. */
 int eshare_cached_read(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd, void *buf,
 		       size_t len, uint64_t off);
+/* Read [off, off+len) of @ei (within its size) from the image, caching no data. */
+int eshare_uncached_read(eshare_image *img, struct ef_inode *ei, void *buf, size_t len,
+			 uint64_t off);
 /* The MAC of page @index's @len bytes under @key. 0 or -ENOMEM. */
 int eshare_page_mac(const struct page_key *key, uint64_t index, const void *data, uint32_t len,
 		    uint8_t out[PAGE_MAC_LEN]);

@@ -194,8 +194,7 @@ static void hash_result_release(eshare_domain *d, struct hash_result *hr)
  * that nobody else fills, copying pages its private object holds already,
  * and takes each page's MAC on the way: the pages that object keeps are
  * exactly bytes that were hashed, so it can become the shared object's
- * cache, and the MACs its proof.  Otherwise the bytes go through a
- * throw-away object.
+ * cache, and the MACs its proof.  Otherwise nothing of it is cached.
  */
 static int hash_file(eshare_image *img, struct binding *b, bool join, struct hash_result *hr)
 {
@@ -209,8 +208,8 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, struct has
 	int rc = 0;
 
 	memset(hr, 0, sizeof(*hr));
-	rd.obj = pc_object_new(d->cache, PC_CLASS_DATA);
 	if (join) {
+		rd.obj = pc_object_new(d->cache, PC_CLASS_DATA);
 		hr->proof.mac = calloc(npages ? npages : 1, PAGE_MAC_LEN);
 		hr->proof.npages = npages;
 		hr->proof.key = &d->proof_key;
@@ -223,7 +222,8 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, struct has
 	for (uint64_t off = 0; off < size;) {
 		size_t n = size - off < HASH_CHUNK ? (size_t)(size - off) : HASH_CHUNK;
 
-		rc = eshare_cached_read(img, &b->ei, &rd, buf, n, off);
+		rc = join ? eshare_cached_read(img, &b->ei, &rd, buf, n, off)
+			  : eshare_uncached_read(img, &b->ei, buf, n, off);
 		if (rc)
 			goto out;
 		if (EVP_DigestUpdate(md, buf, n) != 1) {
@@ -251,7 +251,7 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, struct has
 out:
 	if (join && !rc)
 		hr->obj = rd.obj;
-	else
+	else if (rd.obj)
 		pc_object_drop(d->cache, rd.obj);
 	if (rc)
 		hash_result_release(d, hr);

@@ -352,6 +352,27 @@ ESHARE_API int eshare_stat(eshare_inode *ino, struct eshare_stat *st);
  */
 ESHARE_API ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off);
 
+/** eshare_inode_advise(): reads of this handle are as any other (the default). */
+#define ESHARE_ADVICE_NORMAL 0u
+/**
+ * eshare_inode_advise(): this handle reads each byte once (an extraction,
+ * a scan, a hash): its data is not cached.  Flat extents go straight into
+ * the caller's buffer; a compressed extent is decoded into a small window
+ * of the calling thread, which the next reads of the same extent use.  A
+ * file that reads through a shared object is read through the cache all
+ * the same: what another image may read again is worth keeping.
+ */
+#define ESHARE_ADVICE_NOREUSE 1u
+
+/**
+ * Tell how this handle will be read, as posix_fadvise(2) does for an open
+ * file: @p advice is ESHARE_ADVICE_NORMAL or ESHARE_ADVICE_NOREUSE.  It
+ * holds for this handle alone (another eshare_lookup() of the same file
+ * gives a handle of its own), from the next eshare_pread() on.
+ * @return 0; -EINVAL for an unknown advice.
+ */
+ESHARE_API int eshare_inode_advise(eshare_inode *ino, unsigned advice);
+
 /** What the domain knows of a regular file's content (eshare_file_identity()). */
 struct eshare_file_identity {
 	/** sizeof(struct eshare_file_identity) as the caller knows it. */
