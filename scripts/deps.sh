@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liblz4-dev libzstd-dev liblzma-dev libdeflate-dev
       libxxhash-dev libssl-dev libfuse3-dev fuse3 check erofs-utils clang
-      libclang-rt-14-dev attr acl python3 util-linux kmod gnuplot-nox debootstrap)
+      libclang-rt-14-dev attr acl python3 util-linux kmod gnuplot-nox debootstrap
+      help2man man-db groff-base)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
