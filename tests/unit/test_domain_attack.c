@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: MIT
+/*
+ * An attacker image in the same domain as a victim image, trying to make
+ * the victim's file read bytes other than its own under VERIFY and
+ * COMPUTE.
+ *
+ * Expected contents come from the fixtures' manifests (read off kernel
+ * mounts) and from the digest-plain fixture file itself (flat), never from
+ * the library under test.
+ */
+#include <check.h>
+#include <errno.h>
+#include <limits.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <erofs_share/backend.h>
+#include <erofs_share/erofs_share.h>
+
+#include "helpers/fixture_copies.h"
+#include "helpers/manifest.h"
+
+/* A regular file of 24 pages in every fixture of the common tree. */
+#define BIG "/big/text-0.bin"
+#define BIG_SIZE 98304u
+#define BIG_PAGES (BIG_SIZE / PAGE)
+#define PAGE 4096u
+
+static uint8_t truth[BIG_SIZE];
+
+static eshare_domain *domain(unsigned policy, uint64_t budget)
+{
+	struct eshare_domain_opts o = ESHARE_DOMAIN_OPTS_INIT;
+	eshare_domain *d;
+
+	o.policy = policy;
+	o.cache_bytes = budget;
+	ck_assert_int_eq(eshare_domain_create(&d, &o), 0);
+	return d;
+}
+
+static char *fixture(const char *name)
+{
+	char *p;
+
+	ck_assert_int_ge(asprintf(&p, "%s/%s.erofs", ESHARE_FIXTURES, name), 0);
+	return p;
+}
+
+static uint8_t *slurp(const char *name, size_t *len)
+{
+	char *p = fixture(name);
+	uint8_t *buf = fc_slurp(p, len);
+
+	ck_assert_ptr_nonnull(buf);
+	free(p);
+	return buf;
+}
+
+static eshare_image *attach_path(eshare_domain *d, const char *name)
+{
+	char *p = fixture(name);
+	eshare_image *img;
+	int rc = eshare_image_open_path(&img, d, p, NULL);
+
+	ck_assert_msg(rc == 0, "attach %s: %s", name, eshare_strerror(rc));
+	free(p);
+	return img;
+}
+
+static eshare_image *attach_backend(eshare_domain *d, eshare_backend *be, const char *name)
+{
+	struct eshare_image_opts o = ESHARE_IMAGE_OPTS_INIT;
+	eshare_image *img;
+
+	o.name = name;
+	ck_assert_int_eq(eshare_image_attach(&img, d, be, &o), 0);
+	return img;
+}
+
+static eshare_image *attach_memory(eshare_domain *d, const uint8_t *buf, size_t len,
+				   const char *name)
+{
+	eshare_backend *be;
+
+	ck_assert_int_eq(eshare_backend_memory(&be, buf, len, NULL, NULL), 0);
+	return attach_backend(d, be, name);
+}
+
+static ssize_t read_at(eshare_image *img, const char *path, void *buf, size_t len, uint64_t off)
+{
+	eshare_inode *ino;
+	ssize_t n;
+	int rc = eshare_lookup(&ino, img, path);
+
+	if (rc)
+		return rc;
+	n = eshare_pread(ino, buf, len, off);
+	eshare_inode_put(ino);
+	return n;
+}
+
+static struct eshare_file_identity identity(eshare_image *img, const char *path)
+{
+	struct eshare_file_identity id = ESHARE_FILE_IDENTITY_INIT;
+	eshare_inode *ino;
+
+	ck_assert_int_eq(eshare_lookup(&ino, img, path), 0);
+	ck_assert_int_eq(eshare_file_identity(ino, 0, &id), 0);
+	eshare_inode_put(ino);
+	return id;
+}
+
+/* BIG's true bytes: flat in digest-plain, checked against the manifest. */
+static void load_truth(void)
+{
+	static bool done;
+	struct manifest m;
+	const struct manifest_entry *e = NULL;
+	uint8_t sum[32], *img;
+	size_t len;
+	eshare_domain *d;
+	eshare_image *i;
+
+	if (done)
+		return;
+	ck_assert_int_eq(manifest_load(&m, "digest-plain"), 0);
+	for (size_t k = 0; k < m.n && !e; k++)
+		if (!strcmp(m.e[k].path, BIG))
+			e = &m.e[k];
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(e->size, BIG_SIZE);
+	d = domain(ESHARE_SHARE_OFF, 16 << 20);
+	i = attach_path(d, "digest-plain");
+	ck_assert_int_eq(read_at(i, BIG, truth, BIG_SIZE, 0), BIG_SIZE);
+	SHA256(truth, BIG_SIZE, sum);
+	ck_assert_msg(!memcmp(sum, e->sha256, 32), "BIG's sha256 differs from the manifest");
+	/* and every page is in the flat image file as is */
+	img = slurp("digest-plain", &len);
+	for (unsigned k = 0; k < BIG_PAGES; k++)
+		ck_assert_ptr_nonnull(memmem(img, len, truth + k * PAGE, PAGE));
+	free(img);
+	eshare_image_detach(i);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+	manifest_free(&m);
+	done = true;
+}
+
+/*
+ * A backend that gives the honest image for the first @honest reads that
+ * touch [lo, hi) and the other one after: an image file on a device or a
+ * remote store that answers differently the next time.
+ */
+struct turncoat {
+	const uint8_t *honest, *bad;
+	size_t len;
+	uint64_t lo, hi;
+	unsigned honest_reads;
+	atomic_uint touched;
+	/* from then on, reads touching [lo, hi) fail with this (0: never) */
+	atomic_int fail;
+};
+
+static ssize_t tc_pread(void *h, void *buf, size_t len, uint64_t off)
+{
+	struct turncoat *t = h;
+	const uint8_t *src = t->honest;
+
+	if (off >= t->len)
+		return 0;
+	if (len > t->len - off)
+		len = t->len - off;
+	if (off < t->hi && off + len > t->lo) {
+		int err = atomic_load(&t->fail);
+
+		if (err)
+			return err;
+		if (atomic_fetch_add(&t->touched, 1) >= t->honest_reads)
+			src = t->bad;
+	}
+	memcpy(buf, src + off, len);
+	return (ssize_t)len;
+}
+
+static int tc_size(void *h, uint64_t *out)
+{
+	*out = ((struct turncoat *)h)->len;
+	return 0;
+}
+
+static eshare_image *attach_turncoat(eshare_domain *d, struct turncoat *t, const char *name)
+{
+	struct eshare_backend_ops ops = { .size = sizeof(ops), .name = "turncoat",
+					  .pread = tc_pread, .get_size = tc_size };
+	eshare_backend *be;
+
+	ck_assert_int_eq(eshare_backend_new(&be, &ops, t), 0);
+	return attach_backend(d, be, name);
+}
+
+/*
+ * Find a byte of BIG's first compressed pcluster in image @img whose change
+ * alters page @page of BIG and no other: a literal no later match copies.
+ * The stream starts with BIG's first bytes as a literal.  Fills @bad (the
+ * changed copy) and returns the byte's offset, or -1.
+ */
+static long lone_literal(const uint8_t *img, size_t len, uint8_t *bad, unsigned page)
+{
+	const uint8_t *start = memmem(img, len, truth, 24);
+
+	ck_assert_ptr_nonnull(start);
+	for (long at = start - img; at < start - img + 4096 && (size_t)at < len; at++) {
+		uint8_t out[BIG_SIZE];
+		eshare_domain *d;
+		eshare_image *i;
+		bool lone = true;
+
+		memcpy(bad, img, len);
+		bad[at] ^= 0x01;
+		d = domain(ESHARE_SHARE_OFF, 1 << 20);
+		i = attach_memory(d, bad, len, "probe");
+		if (read_at(i, BIG, out, BIG_SIZE, 0) != BIG_SIZE)
+			lone = false;
+		for (unsigned k = 0; lone && k < BIG_PAGES; k++)
+			if ((k == page) != !!memcmp(out + k * PAGE, truth + k * PAGE, PAGE))
+				lone = false;
+		eshare_image_detach(i);
+		ck_assert_int_eq(eshare_domain_close(d), 0);
+		if (lone)
+			return at;
+	}
+	return -1;
+}
+
+/*
+ * Evict BIG's pages: read other files of @img, each twice so that they
+ * count as hot and push BIG's pages out of the cache's main queue too.
+ */
+static void evict(eshare_image *img)
+{
+	static const char *const files[] = { "/bound/text-65537", "/bound/text-65536",
+					     "/bound/mixed-65535", "/sparse/hole-middle" };
+	static uint8_t buf[96 << 10];
+
+	for (int round = 0; round < 3; round++)
+		for (unsigned i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+			for (int twice = 0; twice < 2; twice++)
+				ck_assert_int_gt(read_at(img, files[i], buf, sizeof(buf), 0), 0);
+}
+
+static uint64_t verify_failures(eshare_domain *d)
+{
+	struct eshare_stats st = ESHARE_STATS_INIT;
+
+	ck_assert_int_eq(eshare_domain_stats(d, &st), 0);
+	return st.verify_failures;
+}
+
+/* Both read BIG whole (the bytes they hold then are right): hashed, shared. */
+static void join_both(eshare_image *victim, eshare_image *attacker)
+{
+	static uint8_t buf[BIG_SIZE];
+
+	ck_assert_int_eq(read_at(victim, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	ck_assert(!memcmp(buf, truth, BIG_SIZE));
+	ck_assert_int_eq(read_at(attacker, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	ck_assert(!memcmp(buf, truth, BIG_SIZE));
+	ck_assert(identity(victim, BIG).flags & ESHARE_IDENTITY_SHARED);
+	ck_assert_uint_eq(identity(victim, BIG).object, identity(attacker, BIG).object);
+}
+
+static void victim_reads_truth(eshare_image *victim)
+{
+	uint8_t page[PAGE];
+
+	for (int k = (int)BIG_PAGES - 1; k >= 0; k--) {
+		ck_assert_int_eq(read_at(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
+		ck_assert_msg(!memcmp(page, truth + (size_t)k * PAGE, PAGE), "victim page %d", k);
+	}
+}
+
+/*
+ * A compressed extent that ends inside a page leaves that page's prefix
+ * held partial in the shared object, unchecked.  Here the attacker's image
+ * decodes BIG's page 5 (where its first LZ4 extent ends) to other bytes
+ * after the join, and the attacker refills its first extent: its complete
+ * pages are right and pass, but the partial prefix of page 5 it leaves is
+ * wrong.  The victim's fill that starts from that prefix must fail the
+ * proof, decode the page again from its own image, and blame nobody.
+ *
+ * @victim_name "lz4hc-pcluster64k" (COMPUTE): BIG is one 96 KiB extent, so
+ * using the prefix and then decoding without it reads its pcluster twice.
+ * @victim_name "digest-lz4" (VERIFY): the attacker's layout, so the
+ * victim's next extent also meets the prefix in keep_pages first.
+ */
+static void partial_prefix(unsigned policy, const char *attacker_name, const char *victim_name,
+			   unsigned victim_decodes)
+{
+	size_t alen, vlen;
+	uint8_t *aimg, *vimg, *bad, page[PAGE];
+	const uint8_t *vstart;
+	long at;
+	unsigned before;
+	eshare_domain *d;
+	eshare_image *victim, *attacker;
+
+	load_truth();
+	aimg = slurp(attacker_name, &alen);
+	vimg = slurp(victim_name, &vlen);
+	bad = malloc(alen);
+	ck_assert_ptr_nonnull(bad);
+	at = lone_literal(aimg, alen, bad, 5);
+	ck_assert_msg(at >= 0, "no byte of %s changes BIG's page 5 alone", attacker_name);
+	/* the victim's BIG stream starts with BIG's first bytes as a literal */
+	vstart = memmem(vimg, vlen, truth, 24);
+	ck_assert_ptr_nonnull(vstart);
+
+	struct turncoat vt = { vimg, vimg, vlen, (uint64_t)(vstart - vimg),
+			       (uint64_t)(vstart - vimg) + 1, UINT_MAX, 0, 0 };
+	struct turncoat t = { aimg, bad, alen, (uint64_t)at, (uint64_t)at + 1, UINT_MAX, 0, 0 };
+
+	d = domain(policy, 256 << 10);
+	victim = attach_turncoat(d, &vt, "victim");
+	attacker = attach_turncoat(d, &t, "attacker");
+	join_both(victim, attacker);
+
+	/* from now on the attacker's image decodes page 5 to other bytes */
+	t.honest_reads = 0;
+	evict(victim);
+	before = t.touched;
+	ck_assert_int_eq(read_at(attacker, BIG, page, PAGE, 4 * PAGE), PAGE);
+	ck_assert(!memcmp(page, truth + 4 * PAGE, PAGE));
+	ck_assert_uint_eq(t.touched, before + 1); /* it decoded its first extent again */
+	ck_assert(identity(attacker, BIG).flags & ESHARE_IDENTITY_SHARED);
+
+	if (victim_decodes) {
+		atomic_store(&vt.touched, 0);
+		ck_assert_int_eq(read_at(victim, BIG, page, PAGE, 5 * PAGE), PAGE);
+		ck_assert(!memcmp(page, truth + 5 * PAGE, PAGE));
+		ck_assert_uint_eq(vt.touched, victim_decodes);
+	} else {
+		ck_assert_int_eq(read_at(victim, BIG, page, PAGE, 6 * PAGE), PAGE);
+		ck_assert(!memcmp(page, truth + 6 * PAGE, PAGE));
+	}
+	victim_reads_truth(victim);
+	/* nobody filled a wrong complete page: nobody was blamed */
+	ck_assert_uint_eq(verify_failures(d), 0);
+	ck_assert_uint_eq(identity(victim, BIG).object, identity(attacker, BIG).object);
+
+	eshare_image_detach(attacker);
+	eshare_image_detach(victim);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+	free(bad);
+	free(vimg);
+	free(aimg);
+}
+
+START_TEST(compute_liars_partial_prefix)
+{
+	partial_prefix(ESHARE_SHARE_COMPUTE, "lz4", "lz4hc-pcluster64k", 2);
+}
+END_TEST
+
+START_TEST(verify_liars_partial_prefix)
+{
+	partial_prefix(ESHARE_SHARE_VERIFY, "digest-lz4", "digest-lz4", 0);
+}
+END_TEST
+
+/*
+ * A member whose image fails every read of BIG's data after the join (a
+ * device gone bad, or an attacker answering -EIO) fails its own reads;
+ * its failed fills leave nothing behind, and the victim reads its bytes.
+ */
+static void failing_member(unsigned policy, const char *attacker_name, const char *victim_name)
+{
+	size_t len;
+	uint8_t *img, page[PAGE];
+	const uint8_t *start;
+	eshare_domain *d = domain(policy, 64 << 10);
+	eshare_image *victim, *attacker;
+
+	load_truth();
+	img = slurp(attacker_name, &len);
+	start = memmem(img, len, truth, 24);
+	ck_assert_ptr_nonnull(start);
+
+	/* BIG's pclusters: 20 KiB from its stream's start (dump.erofs) */
+	struct turncoat t = { img, img, len, (uint64_t)(start - img),
+			      (uint64_t)(start - img) + (20 << 10), UINT_MAX, 0, 0 };
+
+	victim = attach_path(d, victim_name);
+	attacker = attach_turncoat(d, &t, "attacker");
+	join_both(victim, attacker);
+	atomic_store(&t.fail, -EIO);
+	for (int round = 0; round < 2; round++) {
+		evict(victim);
+		/* BIG's first extent (pages 0-5) is read straight from the backend */
+		for (unsigned k = 0; k < 5; k += 2)
+			ck_assert_msg(read_at(attacker, BIG, page, PAGE, (uint64_t)k * PAGE) == -EIO,
+				      "attacker page %u", k);
+		victim_reads_truth(victim);
+	}
+	ck_assert_uint_eq(verify_failures(d), 0);
+	eshare_image_detach(attacker);
+	eshare_image_detach(victim);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+	free(img);
+}
+
+START_TEST(verify_failing_member)
+{
+	failing_member(ESHARE_SHARE_VERIFY, "digest-lz4", "digest-plain");
+}
+END_TEST
+
+START_TEST(compute_failing_member)
+{
+	failing_member(ESHARE_SHARE_COMPUTE, "lz4", "plain-4k");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("domain_attack");
+	TCase *tc = tcase_create("attack");
+
+	tcase_set_timeout(tc, 120);
+tcase_add_test(tc, compute_liars_partial_prefix);
+	tcase_add_test(tc, verify_liars_partial_prefix);
+	tcase_add_test(tc, verify_failing_member);
+	tcase_add_test(tc, compute_failing_member);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
