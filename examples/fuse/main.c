@@ -402,7 +402,8 @@ int main(int argc, char **argv)
 			fuse_loop_cfg_destroy(lc);
 		}
 	}
-	ret = err ? 1 : 0;
+	/* SIGTERM, SIGINT, SIGHUP end the loop with the signal's number: clean */
+	ret = err < 0 ? 1 : 0;
 	if (control) {
 		fs_ctl_stop();
 		pthread_join(ctl_tid, NULL);

@@ -87,7 +87,8 @@ fuse_start() {
 	local name=$1 mnt=$2 i
 	shift 2
 	mkdir -p "$mnt"
-	"$bin" -f "$mnt" "$@" 2>"$tmp/$name.log" &
+	# A background job ignores SIGINT, and libfuse then leaves it ignored.
+	env --default-signal=INT "$bin" -f "$mnt" "$@" 2>"$tmp/$name.log" &
 	fpid=$!
 	fpids+=("$fpid")
 	fmounts+=("$mnt")
