@@ -1131,7 +1131,17 @@ START_TEST(test_lz4_without_cfgs)
 		ck_assert_int_eq(fclose(f), 0);
 	}
 	ck_assert_int_eq(mkdir(mnt, 0700), 0);
-	snprintf(cmd, sizeof(cmd), "mount -t erofs -o ro,loop %s %s 2>&1", path, mnt);
+	if (run("losetup -f >/dev/null 2>&1") != 0 ||
+	    run("grep -qw erofs /proc/filesystems || modprobe erofs >/dev/null 2>&1") != 0) {
+		printf("SKIP kernel comparison: no free loop device or no erofs in the kernel\n");
+		tmpfs_down();
+		eshare_image_detach(img);
+		eshare_domain_close(d);
+		ef_fs_close(fs);
+		free(im.d);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "mount -t erofs -o ro,loop %s %s", path, mnt);
 	rc = run(cmd);
 	if (rc) {
 		tmpfs_down();
