@@ -125,7 +125,9 @@ void eshare_image_unref(eshare_image *img)
 /*
  * The open failed with -ENXIO: say which device of the multi-device image
  * is missing or too small, and how to give it.  Reads the primary's device
- * table again, bounded as the format layer bounds it.
+ * table again, bounded as the format layer bounds it.  At ESHARE_LOG_INFO:
+ * the caller has the error, and one that tries an image without its
+ * devices first (to learn whether it needs them) has nothing to report.
  */
 static void report_devices(eshare_image *img, const uint64_t *sizes)
 {
@@ -163,13 +165,13 @@ static void report_devices(eshare_image *img, const uint64_t *sizes)
 		need <<= bits;
 		snprintf(desc, sizeof(desc), tag[0] ? "tag \"%s\"" : "no tag%s", tag);
 		if (i >= img->ndevs)
-			eshare_log(img->domain, ESHARE_LOG_ERR,
+			eshare_log(img->domain, ESHARE_LOG_INFO,
 				   "%s: device %u of %u (%s, %llu bytes) is missing: give it as "
 				   "extra device %u (eshare_image_opts.devices; erofs-share "
 				   "--device FILE)", img->name, i, extra + 1, desc,
 				   (unsigned long long)need, i);
 		else if (need > sizes[i])
-			eshare_log(img->domain, ESHARE_LOG_ERR,
+			eshare_log(img->domain, ESHARE_LOG_INFO,
 				   "%s: device %u of %u (%s) holds %llu bytes, the image needs "
 				   "%llu: the wrong file given for it?", img->name, i, extra + 1,
 				   desc, (unsigned long long)sizes[i], (unsigned long long)need);

@@ -15,7 +15,7 @@
 static void log_to_stderr(void *user, int level, const char *msg)
 {
 	(void)user;
-	if (level <= ESHARE_LOG_WARNING)
+	if (level <= ESHARE_LOG_INFO) /* errors explained, e.g. a missing device */
 		fprintf(stderr, "libsharecache: %s\n", msg);
 }
 
