@@ -135,5 +135,10 @@ if command -v mkfs.erofs >/dev/null; then
 		cmp -s "$m/$v/f" "$r/content" || fail "$v/f has other bytes"
 	done
 	fuse_stop attrs "$m"
+	# verify, images without fingerprints: the twins are hashed when both are known.
+	fuse_start attrs-verify "$m" -o share_nodes "$r/base.erofs" "$r/same.erofs"
+	[ "$(stat -c %i "$m/same/f")" = "$(stat -c %i "$m/base/f")" ] ||
+		fail "verify: identical files of two images without fingerprints not merged"
+	fuse_stop attrs-verify "$m"
 fi
 finish

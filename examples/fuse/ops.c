@@ -246,14 +246,21 @@ static unsigned share_candidates(struct fs *fs, struct fimage *fimg, const char 
 				 const struct eshare_stat *st, const void *xattrs, size_t xlen,
 				 uint64_t ids[MAX_CANDIDATES], eshare_inode *inos[MAX_CANDIDATES])
 {
-	struct node *n = fs->by_share.b[fp_hash(fp, st->file_size) & fs->by_share.mask];
-	unsigned k = 0;
+	unsigned k = 0, pass;
 
-	for (; n && k < MAX_CANDIDATES; n = n->share_next) {
-		if (!same_attrs(n, fp, st, xattrs, xlen) || has_image(n, fimg))
-			continue;
-		ids[k] = n->id;
-		inos[k++] = eshare_inode_get(n->ino);
+	/* Nodes of this fingerprint, then those that had none when they came. */
+	for (pass = 0; pass < 2; pass++) {
+		const char *key = pass ? "" : fp;
+		struct node *n = fs->by_share.b[fp_hash(key, st->file_size) & fs->by_share.mask];
+
+		for (; n && k < MAX_CANDIDATES; n = n->share_next) {
+			if (!same_attrs(n, key, st, xattrs, xlen) || has_image(n, fimg))
+				continue;
+			ids[k] = n->id;
+			inos[k++] = eshare_inode_get(n->ino);
+		}
+		if (!fp[0])
+			break;
 	}
 	return k;
 }
@@ -435,9 +442,12 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 			return err;
 		}
 		shareable = err > 0;
-		/* Files with a fingerprint are kept where a later twin finds them. */
-		keyed = id.fingerprint[0] != 0;
-		if (keyed && (err = xattr_blob(ino, &xattrs, &xlen))) {
+		/*
+		 * Every regular file is kept where a later twin finds it: one
+		 * without a fingerprint yet may be hashed when its twin comes.
+		 */
+		keyed = true;
+		if ((err = xattr_blob(ino, &xattrs, &xlen))) {
 			eshare_inode_put(ino);
 			return err;
 		}
@@ -481,6 +491,12 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 		if (c && !has_image(c, fimg)) {
 			if ((err = alias_add(fs, c, fimg, st->ino)))
 				goto fail;
+			if (strcmp(c->fingerprint, id.fingerprint)) {
+				/* it had no fingerprint yet: file it under the one it has now */
+				htab_del(&fs->by_share, c, SHARE_OFF, share_hash);
+				memcpy(c->fingerprint, id.fingerprint, sizeof(c->fingerprint));
+				htab_add(&fs->by_share, c, SHARE_OFF, share_hash);
+			}
 			n = c;
 		}
 	}
