@@ -48,7 +48,48 @@ struct walk {
 	char path[(WALK_DEFAULT_MAX_DEPTH * 4 + 2) * 256];
 	uint8_t *buf;  /* WALK_PIECE bytes */
 	uint8_t *vbuf; /* xattr values: 64 KiB */
+	/* directories entered: open addressing by inode number (+1, 0 = empty) */
+	uint64_t *dirs;
+	size_t ndirs, dirs_cap;
 };
+
+/*
+ * Whether directory @ino was entered before in this walk; if not, note it.
+ * A crafted image may link one directory under many parents (Linux never
+ * makes such an image): entering it once keeps the walk linear in the
+ * image.  Out of memory, the directory counts as seen.
+ */
+static bool dir_seen(struct walk *w, uint64_t ino)
+{
+	uint64_t key = ino + 1;
+	size_t i;
+
+	if ((w->ndirs + 1) * 2 > w->dirs_cap) {
+		size_t cap = w->dirs_cap ? w->dirs_cap * 2 : 256;
+		uint64_t *t = calloc(cap, sizeof(*t));
+
+		if (!t)
+			return true;
+		for (size_t k = 0; k < w->dirs_cap; k++) {
+			if (!w->dirs[k])
+				continue;
+			for (i = (size_t)(w->dirs[k] * 0x9e3779b97f4a7c15ull) & (cap - 1); t[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			t[i] = w->dirs[k];
+		}
+		free(w->dirs);
+		w->dirs = t;
+		w->dirs_cap = cap;
+	}
+	for (i = (size_t)(key * 0x9e3779b97f4a7c15ull) & (w->dirs_cap - 1); w->dirs[i];
+	     i = (i + 1) & (w->dirs_cap - 1))
+		if (w->dirs[i] == key)
+			return true;
+	w->dirs[i] = key;
+	w->ndirs++;
+	return false;
+}
 
 static void error_at(struct walk *w, long err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -461,6 +502,10 @@ static void visit(struct walk *w, eshare_inode *ino, unsigned depth, size_t path
 			w->st->depth_cuts++;
 			return;
 		}
+		if (dir_seen(w, st.ino)) {
+			w->st->relinked++;
+			return;
+		}
 		if (by_name && depth > 0 && !w->st->skip_extra) {
 			eshare_inode *again;
 
@@ -578,6 +623,7 @@ static int walk_end(struct walk *w)
 
 	free(w->buf);
 	free(w->vbuf);
+	free(w->dirs);
 	free(w);
 	return rc;
 }

@@ -44,6 +44,7 @@ struct walk_stats {
 	uint64_t link_bytes;
 	unsigned max_depth_seen;
 	uint64_t cycles;     /* directories found already on the path */
+	uint64_t relinked;   /* directories entered once already by another path */
 	uint64_t depth_cuts; /* directories not entered: depth limit */
 	bool entry_limit_hit, byte_limit_hit;
 
