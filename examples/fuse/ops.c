@@ -234,7 +234,8 @@ static bool has_image(const struct node *n, const struct fimage *fimg)
 	return false;
 }
 
-#define MAX_CANDIDATES 8
+/* Files of one size and equal attributes asked at most, per lookup. */
+#define MAX_CANDIDATES 256
 
 /*
  * Nodes of other images that may stand for this file too: the same
@@ -418,6 +419,7 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 	uint64_t cids[MAX_CANDIDATES];
 	eshare_inode *cinos[MAX_CANDIDATES];
 	unsigned ncand = 0, i;
+	bool found;
 	int err;
 
 	pthread_mutex_lock(&fs->lock);
@@ -469,12 +471,14 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 	 * A candidate that was alone when it came may have joined this file's
 	 * object since: ask again, without the lock (this may hash it).
 	 */
-	for (i = 0; i < ncand; i++) {
+	for (i = 0, found = false; i < ncand; i++) {
 		struct eshare_file_identity cid = ESHARE_FILE_IDENTITY_INIT;
 
-		if (share_identity(fs, cinos[i], &cid) <= 0 || cid.object != id.object ||
+		if (found || share_identity(fs, cinos[i], &cid) <= 0 || cid.object != id.object ||
 		    strcmp(cid.fingerprint, id.fingerprint))
 			cids[i] = 0;
+		else
+			found = true;
 		eshare_inode_put(cinos[i]);
 	}
 
