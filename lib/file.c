@@ -222,8 +222,13 @@ static void keep_pages(struct fill_ctx *f, const struct ef_map *m, const uint8_t
 		uint64_t qe = qs + PC_PAGE_SIZE < size ? qs + PC_PAGE_SIZE : size;
 		uint64_t e = m->la + m->llen < qe ? m->la + m->llen : qe;
 
-		/* pc_put itself skips pages held complete */
-		if (q == index)
+		/*
+		 * pc_put itself skips pages held complete.  A join pass never
+		 * stores a page below the one it fills: the hash has read those
+		 * already, and the object must keep only bytes it hashed (a
+		 * second decode of an evicted page may give other ones).
+		 */
+		if (q == index || (f->rd->join_pass && q < index))
 			continue;
 		if (qs >= m->la) {
 			put_own(f, q, data + (qs - m->la), (uint32_t)(e - qs), e == qe);
@@ -508,8 +513,8 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 	 * A fill of a shared page that fails its proof is never cached.  If
 	 * this member's image gave the wrong bytes, it leaves the shared
 	 * object and the read starts again from its private one; if another
-	 * member's fill failed while this read waited for it, this read fills
-	 * the page itself.  Either way a few attempts settle it.
+	 * member's fill failed while this read waited for it, this read goes
+	 * to its own image.
 	 */
 	for (unsigned attempt = 0;; attempt++) {
 		struct read_ctx rd = { 0 };
@@ -530,11 +535,17 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 		if (rd.failed)
 			eshare_share_leave(img, b, rd.obj);
 		/*
-		 * Retry a proof failure, and an error a shared object's reader
-		 * got from another member's fill it waited for: that member's
-		 * image is not this one's to answer for.
+		 * A shared object's reader that got another member's failure
+		 * (it waited for that member's fill) reads from its own image,
+		 * around the cache: that member's image is not this one's to
+		 * answer for, and may fail every fill it makes.
 		 */
-		if (rc != -ESHARE_EPROOF && !(rd.shared && !rd.fill_failed))
+		if (rd.shared && !rd.fill_failed) {
+			rc = eshare_uncached_read(img, &ino->ei, buf, len, off);
+			break;
+		}
+		/* its own image failed the proof: it now reads privately */
+		if (rc != -ESHARE_EPROOF)
 			break;
 		if (attempt == 7) {
 			rc = -EIO;

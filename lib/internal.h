@@ -148,6 +148,7 @@ struct read_ctx {
 	uint64_t obj;                   /* the object read through */
 	const struct page_proof *proof; /* what its fills must match, or NULL */
 	uint64_t copy_from;             /* hash pass: complete pages to copy, or 0 */
+	bool join_pass;                 /* obj keeps only pages this read hashed */
 	bool shared;                    /* obj is a shared object */
 	bool failed;                    /* out: this image's bytes failed the proof */
 	bool fill_failed;               /* out: a fill this read ran returned an error */

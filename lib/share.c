@@ -210,6 +210,7 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, struct has
 	memset(hr, 0, sizeof(*hr));
 	if (join) {
 		rd.obj = pc_object_new(d->cache, PC_CLASS_DATA);
+		rd.join_pass = true;
 		hr->proof.mac = calloc(npages ? npages : 1, PAGE_MAC_LEN);
 		hr->proof.npages = npages;
 		hr->proof.key = &d->proof_key;

@@ -164,6 +164,7 @@ struct turncoat {
 	atomic_uint touched;
 	/* from then on, reads touching [lo, hi) fail with this (0: never) */
 	atomic_int fail;
+	unsigned fail_after_us; /* ... after this long: a slow device */
 };
 
 static ssize_t tc_pread(void *h, void *buf, size_t len, uint64_t off)
@@ -178,8 +179,11 @@ static ssize_t tc_pread(void *h, void *buf, size_t len, uint64_t off)
 	if (off < t->hi && off + len > t->lo) {
 		int err = atomic_load(&t->fail);
 
-		if (err)
+		if (err) {
+			if (t->fail_after_us)
+				usleep(t->fail_after_us);
 			return err;
+		}
 		if (atomic_fetch_add(&t->touched, 1) >= t->honest_reads)
 			src = t->bad;
 	}
@@ -327,8 +331,8 @@ static void partial_prefix(unsigned policy, const char *attacker_name, const cha
 	ck_assert_ptr_nonnull(vstart);
 
 	struct turncoat vt = { vimg, vimg, vlen, (uint64_t)(vstart - vimg),
-			       (uint64_t)(vstart - vimg) + 1, UINT_MAX, 0, 0 };
-	struct turncoat t = { aimg, bad, alen, (uint64_t)at, (uint64_t)at + 1, UINT_MAX, 0, 0 };
+			       (uint64_t)(vstart - vimg) + 1, UINT_MAX, 0, 0, 0 };
+	struct turncoat t = { aimg, bad, alen, (uint64_t)at, (uint64_t)at + 1, UINT_MAX, 0, 0, 0 };
 
 	d = domain(policy, 256 << 10);
 	victim = attach_turncoat(d, &vt, "victim");
@@ -398,7 +402,7 @@ static void failing_member(unsigned policy, const char *attacker_name, const cha
 
 	/* BIG's pclusters: 20 KiB from its stream's start (dump.erofs) */
 	struct turncoat t = { img, img, len, (uint64_t)(start - img),
-			      (uint64_t)(start - img) + (20 << 10), UINT_MAX, 0, 0 };
+			      (uint64_t)(start - img) + (20 << 10), UINT_MAX, 0, 0, 0 };
 
 	victim = attach_path(d, victim_name);
 	attacker = attach_turncoat(d, &t, "attacker");
@@ -485,9 +489,9 @@ START_TEST(verify_liars_race_victims)
 	start = memmem(img2, len, truth, 24);
 	ck_assert_ptr_nonnull(start);
 
-	struct turncoat t = { img, bad, len, (uint64_t)at, (uint64_t)at + 1, UINT_MAX, 0, 0 };
+	struct turncoat t = { img, bad, len, (uint64_t)at, (uint64_t)at + 1, UINT_MAX, 0, 0, 0 };
 	struct turncoat t2 = { img2, img2, len, (uint64_t)(start - img2),
-			       (uint64_t)(start - img2) + (20 << 10), UINT_MAX, 0, 0 };
+			       (uint64_t)(start - img2) + (20 << 10), UINT_MAX, 0, 0, 0 };
 
 	victim = attach_path(d, "digest-lz4");
 	liar = attach_turncoat(d, &t, "liar");
@@ -519,6 +523,170 @@ START_TEST(verify_liars_race_victims)
 }
 END_TEST
 
+/*
+ * The join pass stores into the new shared object every page a decode
+ * gives, also pages of the extent it hashed already and the cache evicted
+ * meanwhile: the attacker's image answers its first read of BIG's first
+ * pcluster honestly and the next ones with one literal of page @page
+ * changed, and the attacker's other thread reads other files while that
+ * second read is pending (here: inline, in the backend).
+ */
+static eshare_image *churn_img;
+static unsigned churn_pages;
+static atomic_uint churned;
+
+static void do_churn(void)
+{
+	static const char *const files[] = { "/bound/text-65536", "/bound/text-65537",
+					     "/bound/mixed-65535", "/big/mixed-1.bin",
+					     "/big/rand-2.bin", "/hard/big-1" };
+	static uint8_t buf[PAGE];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < 6 && n < churn_pages; i++)
+		for (uint64_t off = 0; n < churn_pages; off += PAGE, n++)
+			if (read_at(churn_img, files[i], buf, PAGE, off) <= 0)
+				break;
+}
+
+static ssize_t stalling_pread(void *h, void *buf, size_t len, uint64_t off)
+{
+	struct turncoat *t = h;
+
+	if (off < t->hi && off + len > t->lo && atomic_load(&t->touched) == t->honest_reads &&
+	    !atomic_exchange(&churned, 1))
+		do_churn();
+	return tc_pread(h, buf, len, off);
+}
+
+static void join_pass_reput(unsigned policy, const char *attacker_name, const char *victim_name)
+{
+	size_t len;
+	uint8_t *img, *bad, buf[BIG_SIZE];
+	long at;
+	eshare_domain *d = domain(policy, 63 * PAGE);
+	eshare_image *a, *v;
+	eshare_backend *abe;
+	struct eshare_backend_ops aops = { .size = sizeof(aops), .name = "attacker",
+					   .pread = stalling_pread, .get_size = tc_size };
+
+	load_truth();
+	img = slurp(attacker_name, &len);
+	bad = malloc(len);
+	ck_assert_ptr_nonnull(bad);
+	at = lone_literal(img, len, bad, 0);
+	ck_assert_int_ge(at, 0);
+
+	struct turncoat t = { img, bad, len, (uint64_t)at, (uint64_t)at + 1, 1, 0, 0, 0 };
+
+	ck_assert_int_eq(eshare_backend_new(&abe, &aops, &t), 0);
+	a = attach_backend(d, abe, "attacker");
+	churn_img = attach_path(d, "plain-512");
+	churn_pages = 64;
+	atomic_store(&churned, 0);
+	/* the attacker reads BIG's first page: honest, its first extent stays cached */
+	ck_assert_int_eq(read_at(a, BIG, buf, PAGE, 0), PAGE);
+	/* the victim's first read hashes the attacker's twin first, then its own */
+	v = attach_path(d, victim_name);
+	ck_assert_int_eq(read_at(v, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	/* the attacker joined under the true fingerprint, and the victim with it */
+	ck_assert_uint_eq(identity(a, BIG).object, identity(v, BIG).object);
+	for (unsigned k = 0; k < BIG_PAGES; k++)
+		ck_assert_msg(!memcmp(buf + k * PAGE, truth + k * PAGE, PAGE),
+			      "%s: the victim read the attacker's bytes in page %u", victim_name, k);
+	eshare_image_detach(v);
+	eshare_image_detach(churn_img);
+	eshare_image_detach(a);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+	free(bad);
+	free(img);
+}
+
+START_TEST(compute_join_pass_reput)
+{
+	join_pass_reput(ESHARE_SHARE_COMPUTE, "lz4", "plain-4k");
+}
+END_TEST
+
+START_TEST(verify_join_pass_reput)
+{
+	join_pass_reput(ESHARE_SHARE_VERIFY, "digest-lz4", "digest-plain");
+}
+END_TEST
+
+/*
+ * A member whose fills all fail, slowly, while the victim reads the same
+ * shared pages: a victim that waits for such a fill reads from its own
+ * image instead, so it never fails and never reads other bytes.
+ */
+struct failrace {
+	eshare_image *img;
+	bool victim;
+	unsigned seed, errors, wrong, reads;
+	atomic_bool *stop;
+};
+
+static void *fail_race(void *arg)
+{
+	struct failrace *r = arg;
+	uint8_t buf[PAGE];
+	eshare_inode *ino;
+
+	if (eshare_lookup(&ino, r->img, BIG))
+		return (void *)1;
+	while (!atomic_load(r->stop) && r->reads < 600) {
+		uint64_t off = (uint64_t)(rand_r(&r->seed) % 6) * PAGE;
+		ssize_t n = eshare_pread(ino, buf, PAGE, off);
+
+		r->reads++;
+		if (n != PAGE)
+			r->errors++;
+		else if (r->victim && memcmp(buf, truth + off, PAGE))
+			r->wrong++;
+	}
+	eshare_inode_put(ino);
+	return NULL;
+}
+
+START_TEST(verify_failing_member_never_fails_victim)
+{
+	size_t len;
+	uint8_t *img;
+	const uint8_t *start;
+	eshare_domain *d = domain(ESHARE_SHARE_VERIFY, 16 << 10);
+	eshare_image *victim, *attacker;
+	struct failrace r[4];
+	pthread_t th[4];
+	atomic_bool stop = false;
+
+	load_truth();
+	img = slurp("digest-lz4", &len);
+	start = memmem(img, len, truth, 24);
+	ck_assert_ptr_nonnull(start);
+	struct turncoat t = { img, img, len, (uint64_t)(start - img),
+			      (uint64_t)(start - img) + (20 << 10), UINT_MAX, 0, 0, 2000 };
+	victim = attach_path(d, "digest-plain");
+	attacker = attach_turncoat(d, &t, "attacker");
+	join_both(victim, attacker);
+	atomic_store(&t.fail, -EIO);
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct failrace){ i ? attacker : victim, i == 0, 11u + (unsigned)i, 0, 0, 0,
+					  &stop };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, fail_race, &r[i]), 0);
+	}
+	pthread_join(th[0], NULL);
+	atomic_store(&stop, true);
+	for (int i = 1; i < 4; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_msg(r[0].errors == 0 && r[0].wrong == 0,
+		      "victim: %u reads, %u failed, %u wrong", r[0].reads, r[0].errors, r[0].wrong);
+	eshare_image_detach(attacker);
+	eshare_image_detach(victim);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+	free(img);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("domain_attack");
@@ -530,6 +698,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, verify_failing_member);
 	tcase_add_test(tc, compute_failing_member);
 	tcase_add_test(tc, verify_liars_race_victims);
+	tcase_add_test(tc, compute_join_pass_reput);
+	tcase_add_test(tc, verify_join_pass_reput);
+	tcase_add_test(tc, verify_failing_member_never_fails_victim);
 	suite_add_tcase(s, tc);
 	return s;
 }
