@@ -118,6 +118,8 @@ static int write_content(struct extract *x, const struct cli_node *n, int fd)
 	uint64_t off = 0, size = n->st->file_size;
 	int ret;
 
+	/* read once: decode into our buffer, not into the domain's cache */
+	eshare_inode_advise(n->ino, ESHARE_ADVICE_NOREUSE);
 	while (off < size) {
 		size_t want = size - off < COPY_SIZE ? (size_t)(size - off) : COPY_SIZE;
 		ssize_t got = eshare_pread(n->ino, x->buf, want, off);

@@ -73,6 +73,9 @@ static int content_sha(struct manifest *m, const struct cli_node *n, struct cli_
 	uint64_t off = 0, size = n->st->file_size;
 	int ret = sha256_begin(m);
 
+	/* read once: decode into our buffer, not into the domain's cache */
+	eshare_inode_advise(n->ino, ESHARE_ADVICE_NOREUSE);
+
 	if (ret)
 		goto fail;
 	while (off < size) {
