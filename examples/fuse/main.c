@@ -94,12 +94,17 @@ static int parse_size(uint64_t *out, const char *s)
 
 static int parse_policy(uint32_t *out, const char *s)
 {
-	static const char *const names[] = { "off", "trust", "verify", "compute" };
-	uint32_t i;
+	static const struct {
+		const char *name;
+		uint32_t policy;
+	} names[] = { { "off", ESHARE_SHARE_OFF },
+		      { "trust", ESHARE_SHARE_TRUST },
+		      { "verify", ESHARE_SHARE_VERIFY },
+		      { "compute", ESHARE_SHARE_COMPUTE } };
 
-	for (i = 0; i < 4; i++) {
-		if (!strcmp(s, names[i])) {
-			*out = i;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(s, names[i].name)) {
+			*out = names[i].policy;
 			return 0;
 		}
 	}

@@ -8,9 +8,7 @@
 # is believed); under verify and compute both fail, with and without
 # -o share_nodes.  Expected bytes come from the kernel-read manifest.
 #
-# Not registered with CTest yet: under this library the attacks succeed under
-# verify and fail under trust (see docs/fuse.md); run by hand:
-# usage: bash tests/fuse/attacks.sh BUILD_DIR SOURCE_DIR
+# usage: bash tests/test_fuse_attacks.sh BUILD_DIR SOURCE_DIR
 set -u
 build=${1:?build dir}
 src=${2:?source dir}
