@@ -37,6 +37,13 @@ struct cli_ctx {
 	bool quiet_log;			/* drop the library's log lines (a probe) */
 };
 
+/*
+ * What a command returns for a usage error it finds (a bad option value):
+ * the exit status is then 2, as for the usage errors main() finds.  Any
+ * other non-zero return (a negative errno) exits with 1.
+ */
+#define CLI_USAGE_ERROR 2
+
 /* A subcommand's arguments once the global options are taken out. */
 struct cli_args {
 	int nflags;

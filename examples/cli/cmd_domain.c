@@ -23,6 +23,8 @@
 #define READ_SIZE (256u << 10)
 #define PAGE_SIZE_CACHE 4096u
 #define MAX_THREADS 256u
+/* The least --cache-size: 16 pages (a smaller budget only thrashes). */
+#define MIN_CACHE (64ull << 10)
 #define DEFAULT_CACHE (256ull << 20)
 #define DIGEST_LEN 32
 
@@ -555,16 +557,16 @@ int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
 
 	if ((v = cli_opt_value(a, "--policy")) && parse_policy(v, &fg.policy)) {
 		cli_err(ctx, "domain: unknown policy '%s' (off, trust, verify or compute)", v);
-		return -EINVAL;
+		return CLI_USAGE_ERROR;
 	}
 	if ((v = cli_opt_value(a, "--cache-size")) &&
-	    (parse_bytes(v, &fg.cache_bytes) || !fg.cache_bytes)) {
-		cli_err(ctx, "domain: bad --cache-size '%s' (bytes > 0, suffix K, M or G)", v);
-		return -EINVAL;
+	    (parse_bytes(v, &fg.cache_bytes) || fg.cache_bytes < MIN_CACHE)) {
+		cli_err(ctx, "domain: bad --cache-size '%s' (at least 64K; suffix K, M or G)", v);
+		return CLI_USAGE_ERROR;
 	}
 	if ((v = cli_opt_value(a, "--threads")) && parse_uint(v, MAX_THREADS, &fg.threads)) {
 		cli_err(ctx, "domain: bad --threads '%s' (1 to %u)", v, MAX_THREADS);
-		return -EINVAL;
+		return CLI_USAGE_ERROR;
 	}
 
 	t0 = now_s();

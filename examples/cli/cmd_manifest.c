@@ -34,6 +34,7 @@ struct manifest {
 	char *buf;			/* read buffer for contents */
 	EVP_MD_CTX *md;
 	struct cli_buf esc;		/* scratch: an escaped path */
+	bool json;			/* manifest --json */
 };
 
 #define READ_SIZE (1u << 20)
@@ -124,27 +125,85 @@ static int xattr_value(struct manifest *m, const struct cli_xattr *x, struct cli
 	return ret;
 }
 
+/*
+ * manifest --json: the row as one object, keyed by the header's names;
+ * "-" is null, the numeric columns are numbers, the path as ls --json
+ * gives it, the rest strings as the text form writes them.
+ */
+static void print_json_row(struct manifest *m, const struct cli_node *n, const char *row)
+{
+	static const char *const keys[] = { "path", "type", "mode", "uid", "gid", "size",
+					    "mtime_sec", "mtime_nsec", "nlink", "rdev", "target",
+					    "sha256", "xattrs", "hardlink" };
+	static const unsigned char numeric[] = { 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0 };
+	const char *p = row;
+
+	printf("%s\n  {", m->n ? "," : "");
+	for (size_t k = 0; *p && *p != '\n'; k++) {
+		size_t len = strcspn(p, "\t\n");
+
+		if (k == 0) {
+			/* the path as it is, as ls --json gives it */
+			fputs("\"path\": ", stdout);
+			cli_json_str(stdout, n->path, n->pathlen);
+			if (!cli_valid_utf8(n->path, n->pathlen)) {
+				fputs(", \"path_hex\": \"", stdout);
+				for (size_t i = 0; i < n->pathlen; i++)
+					printf("%02x", (unsigned char)n->path[i]);
+				putchar('"');
+			}
+		} else if (k < sizeof(keys) / sizeof(keys[0])) {
+			printf(", \"%s\": ", keys[k]);
+			if (len == 1 && *p == '-')
+				fputs("null", stdout);
+			else if (numeric[k] && strspn(p, "0123456789") == len)
+				fwrite(p, 1, len, stdout);
+			else
+				cli_json_str(stdout, p, len);
+		} else {
+			/* an unreadable entry: ERROR and the reason */
+			printf(", \"error\": ");
+			cli_json_str(stdout, p, len);
+		}
+		p += len;
+		if (*p == '\t')
+			p++;
+	}
+	putchar('}');
+}
+
 /* One row: the path, @cols (each after a TAB) and the hardlink column. */
 static void print_row(struct manifest *m, const struct cli_node *n, const char *cols, bool error)
 {
 	size_t count = 0, g;
+	FILE *out = stdout;
+	char *row = NULL;
+	size_t rowlen = 0;
 
+	if (m->json && !(out = open_memstream(&row, &rowlen)))
+		abort();
 	m->esc.len = 0;
 	cli_escape(&m->esc, n->path, n->pathlen, NULL);
-	fputs(m->esc.p, stdout);
-	fputs(cols, stdout);
+	fputs(m->esc.p, out);
+	fputs(cols, out);
 	if (!error && !S_ISDIR(n->st->mode))
 		count = cli_inomap_get(&m->paths, n->st->ino);
 	if (error) {
-		putchar('\n');
+		putc('\n', out);
 	} else if (count != SIZE_MAX && count > 1) {
 		/* Groups are numbered in listing order of their first path. */
 		g = cli_inomap_get_or_put(&m->groups, n->st->ino, m->ngroups + 1);
 		if (g == SIZE_MAX)
 			g = ++m->ngroups;
-		printf("\th%zu\n", g);
+		fprintf(out, "\th%zu\n", g);
 	} else {
-		fputs("\t-\n", stdout);
+		fputs("\t-\n", out);
+	}
+	if (m->json) {
+		if (fclose(out))
+			abort();
+		print_json_row(m, n, row);
+		free(row);
 	}
 	m->n++;
 }
@@ -255,7 +314,6 @@ int cmd_manifest(struct cli_ctx *ctx, struct cli_args *a)
 	eshare_inode *root;
 	int ret;
 
-	(void)a;
 	ret = eshare_root(&root, ctx->image);
 	if (ret) {
 		cli_err_path(ctx, "/", 1, "root", ret);
@@ -276,9 +334,16 @@ int cmd_manifest(struct cli_ctx *ctx, struct cli_args *a)
 	 * What can be read is printed, bad entries as ERROR rows; the
 	 * messages on stderr and the exit status say the manifest is partial.
 	 */
-	printf("%s\n", header);
+	m.json = cli_has_flag(a, "--json");
+	if (m.json)
+		fputs("[", stdout);
+	else
+		printf("%s\n", header);
 	ret = cli_walk_flags(ctx, root, "/", manifest_visit, NULL, &m, CLI_WALK_PATH_ORDER);
-	printf("# end: %zu paths\n", m.n);
+	if (m.json)
+		printf("%s]\n", m.n ? "\n" : "");
+	else
+		printf("# end: %zu paths\n", m.n);
 	eshare_inode_put(root);
 	if (!ret)
 		ret = m.err;

@@ -120,7 +120,8 @@ int cmd_info(struct cli_ctx *ctx, struct cli_args *a)
 			printf("%s", i ? ", " : "");
 			cli_json_str(stdout, ctx->devices[i], strlen(ctx->devices[i]));
 		}
-		printf("], \"fingerprint_prefix_id\": %d}\n", info.ishare_prefix_id);
+		printf("], \"content_fingerprints\": %s, \"fingerprint_prefix_id\": %d}\n",
+		       info.ishare_prefix_id >= 0 ? "true" : "false", info.ishare_prefix_id);
 		free(feat);
 		return 0;
 	}
@@ -162,20 +163,60 @@ int cmd_info(struct cli_ctx *ctx, struct cli_args *a)
 	printf("extra devices:    %u\n", info.extra_devices);
 	for (i = 0; i < ctx->ndevices; i++)
 		printf("device %u:         %s\n", i + 1, ctx->devices[i]);
+	/* the ishare xattr (mkfs.erofs --xattr-inode-digest), in words */
 	if (info.ishare_prefix_id >= 0)
-		printf("fingerprint:      long xattr prefix %d\n", info.ishare_prefix_id);
+		printf("content fingerprints: yes (a sha256 xattr on each file, long xattr prefix "
+		       "%d):\n  files of equal content share one cached copy by them, believed "
+		       "(policy trust,\n  as the kernel does) or once a file's bytes hashed to "
+		       "its own (verify, the default)\n", info.ishare_prefix_id);
+	else
+		printf("content fingerprints: no: to share, the library hashes the files whose size "
+		       "another\n  file has (any policy but off)\n");
 	free(feat);
 	return 0;
 }
 
 /* ---- ls ----------------------------------------------------------------- */
 
+/* An ls -l row, kept until the listing is whole to size the columns. */
+struct ls_row {
+	char mode[11];
+	char nlink[12], uid[12], gid[12], size[48];
+	char *rest;		/* mtime, name and link target */
+};
+
 struct ls_state {
 	struct cli_ctx *ctx;
 	bool longfmt, recursive, json;
 	bool first;		/* nothing printed yet */
 	int err;		/* the first error of a listing */
+	struct ls_row *rows;	/* ls -l: the rows of the listing so far */
+	size_t nrows, crows;
 };
+
+/* Print the ls -l rows kept, each column as wide as its widest value. */
+static void ls_flush(struct ls_state *s)
+{
+	int w[4] = { 0, 0, 0, 0 };
+	size_t i;
+
+	for (i = 0; i < s->nrows; i++) {
+		const char *f[4] = { s->rows[i].nlink, s->rows[i].uid, s->rows[i].gid,
+				     s->rows[i].size };
+
+		for (int k = 0; k < 4; k++)
+			if ((int)strlen(f[k]) > w[k])
+				w[k] = (int)strlen(f[k]);
+	}
+	for (i = 0; i < s->nrows; i++) {
+		struct ls_row *r = &s->rows[i];
+
+		printf("%s %*s %-*s %-*s %*s %s\n", r->mode, w[0], r->nlink, w[1], r->uid, w[2],
+		       r->gid, w[3], r->size, r->rest);
+		free(r->rest);
+	}
+	s->nrows = 0;
+}
 
 /* One entry: a long or short line, or a JSON object. */
 static int ls_entry(struct ls_state *s, eshare_inode *ino, const struct eshare_stat *st,
@@ -213,26 +254,42 @@ static int ls_entry(struct ls_state *s, eshare_inode *ino, const struct eshare_s
 	} else {
 		struct cli_buf b = { 0 };
 
-		if (s->longfmt) {
-			char mode[11], when[96], size[48];
+		struct ls_row *r = NULL;
 
-			cli_mode_string(st->mode, mode);
-			cli_time_string(st->mtime_sec, st->mtime_nsec, when, sizeof(when));
+		if (s->longfmt) {
+			char when[96];
+
+			if (s->nrows == s->crows) {
+				s->crows = s->crows ? s->crows * 2 : 64;
+				s->rows = realloc(s->rows, s->crows * sizeof(*s->rows));
+				if (!s->rows)
+					abort();
+			}
+			r = &s->rows[s->nrows++];
+			cli_mode_string(st->mode, r->mode);
+			snprintf(r->nlink, sizeof(r->nlink), "%u", st->nlink);
+			snprintf(r->uid, sizeof(r->uid), "%u", st->uid);
+			snprintf(r->gid, sizeof(r->gid), "%u", st->gid);
 			if (dev)
-				snprintf(size, sizeof(size), "%u, %u", st->rdev_major,
+				snprintf(r->size, sizeof(r->size), "%u, %u", st->rdev_major,
 					 st->rdev_minor);
 			else
-				snprintf(size, sizeof(size), "%llu",
+				snprintf(r->size, sizeof(r->size), "%llu",
 					 (unsigned long long)st->file_size);
-			cli_buf_addf(&b, "%s %4u %5u %5u %10s %s ", mode, st->nlink, st->uid,
-				     st->gid, size, when);
+			cli_time_string(st->mtime_sec, st->mtime_nsec, when, sizeof(when));
+			cli_buf_addf(&b, "%s ", when);
 		}
 		cli_escape(&b, name, namelen, NULL);
 		if (lnk && s->longfmt) {
 			cli_buf_add(&b, " -> ", 4);
 			cli_escape(&b, target, tlen, NULL);
 		}
-		printf("%s\n", b.p);
+		if (r) {
+			r->rest = b.p ? b.p : strdup("");
+			b.p = NULL;
+		} else {
+			printf("%s\n", b.p);
+		}
 		cli_buf_free(&b);
 	}
 	s->first = false;
@@ -282,6 +339,7 @@ static int ls_dir(struct ls_state *s, eshare_inode *dir, const char *path, size_
 		if (!first)
 			first = ret;
 	}
+	ls_flush(s);
 	cli_buf_free(&child);
 	free(ds);
 	return first;
@@ -333,6 +391,7 @@ int cmd_ls(struct cli_ctx *ctx, struct cli_args *a)
 	if (!S_ISDIR(st.mode)) {
 		name = strrchr(path.p, '/') + 1;
 		ret = ls_entry(&s, ino, &st, path.p, path.len, name, strlen(name));
+		ls_flush(&s);
 	} else if (s.recursive) {
 		ret = cli_walk(ctx, ino, path.p, ls_walk_pre, NULL, &s);
 		if (!ret)
@@ -342,6 +401,7 @@ int cmd_ls(struct cli_ctx *ctx, struct cli_args *a)
 	}
 	if (s.json)
 		printf("%s]\n", s.first ? "" : "\n");
+	free(s.rows);
 put:
 	eshare_inode_put(ino);
 out:
@@ -373,13 +433,12 @@ int cmd_stat(struct cli_ctx *ctx, struct cli_args *a)
 	if (json) {
 		printf("{");
 		json_bytes_member(stdout, "path", path.p, path.len);
-		printf(", \"type\": \"%s\", \"mode\": %u, \"perm\": \"%04o\", \"ino\": %llu, "
+		printf(", \"type\": \"%s\", \"mode\": \"%04o\", \"ino\": %llu, "
 		       "\"nid\": %llu, \"nlink\": %u, \"uid\": %u, \"gid\": %u, "
 		       "\"rdev_major\": %u, \"rdev_minor\": %u, \"size\": %llu, "
 		       "\"blocks\": %llu, \"blksize\": %u, \"mtime_sec\": %lld, "
 		       "\"mtime_nsec\": %u, \"layout\": %u, \"layout_name\": \"%s\"}\n",
-		       cli_type_name(st.mode), st.mode, st.mode & 07777,
-		       (unsigned long long)st.ino, (unsigned long long)st.nid, st.nlink, st.uid,
+		       cli_type_name(st.mode), st.mode & 07777, (unsigned long long)st.ino, (unsigned long long)st.nid, st.nlink, st.uid,
 		       st.gid, st.rdev_major, st.rdev_minor, (unsigned long long)st.file_size,
 		       (unsigned long long)st.blocks, st.blksize, (long long)st.mtime_sec,
 		       st.mtime_nsec, st.layout, layout_name(st.layout));
@@ -460,6 +519,7 @@ out:
 
 int cmd_xattr(struct cli_ctx *ctx, struct cli_args *a)
 {
+	bool json = cli_has_flag(a, "--json");
 	struct cli_buf path = { 0 }, line = { 0 };
 	struct cli_xattrs x;
 	eshare_inode *ino;
@@ -474,6 +534,8 @@ int cmd_xattr(struct cli_ctx *ctx, struct cli_args *a)
 	eshare_inode_put(ino);
 	if (ret)
 		goto out;
+	if (json)
+		printf("[");
 	for (i = 0; i < x.n; i++) {
 		const unsigned char *v = (const unsigned char *)x.v[i].value;
 		bool text = true;
@@ -481,6 +543,24 @@ int cmd_xattr(struct cli_ctx *ctx, struct cli_args *a)
 		for (k = 0; k < x.v[i].vlen; k++)
 			if (v[k] < 0x20 || v[k] > 0x7e)
 				text = false;
+		if (json) {
+			/* {"name", and "value" when printable ASCII, else "hex"} */
+			printf("%s\n  {", i ? "," : "");
+			json_bytes_member(stdout, "name", x.v[i].name, x.v[i].namelen);
+			printf(", \"%s\": \"", text ? "value" : "hex");
+			if (text) {
+				for (k = 0; k < x.v[i].vlen; k++) {
+					if (v[k] == '"' || v[k] == '\\')
+						putchar('\\');
+					putchar(v[k]);
+				}
+			} else {
+				for (k = 0; k < x.v[i].vlen; k++)
+					printf("%02x", v[k]);
+			}
+			printf("\"}");
+			continue;
+		}
 		line.len = 0;
 		cli_escape(&line, x.v[i].name, x.v[i].namelen, "=");
 		cli_buf_addc(&line, '=');
@@ -493,6 +573,8 @@ int cmd_xattr(struct cli_ctx *ctx, struct cli_args *a)
 		}
 		printf("%s\n", line.p);
 	}
+	if (json)
+		printf("%s]\n", x.n ? "\n" : "");
 	cli_xattrs_free(&x);
 out:
 	cli_buf_free(&line);

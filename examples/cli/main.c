@@ -41,17 +41,19 @@ static const struct command commands[] = {
 	  "Show every field the library reports for one inode.\n", NULL, false },
 	{ "cat", cmd_cat, 2, 2, no_flags, "cat IMAGE PATH",
 	  "Write a regular file's content to stdout.\n", NULL, false },
-	{ "xattr", cmd_xattr, 2, 2, no_flags, "xattr IMAGE PATH",
+	{ "xattr", cmd_xattr, 2, 2, json_flag, "xattr [--json] IMAGE PATH",
 	  "List extended attributes as name=value lines; a value that is not\n"
-	  "printable ASCII is shown as hex:<hex>.\n", NULL, false },
+	  "printable ASCII is shown as hex:<hex>.\n"
+	  "  --json  print a JSON array of {name, value} or {name, hex}\n", NULL, false },
 	{ "extract", cmd_extract, 2, 2, no_flags, "extract IMAGE DIR",
 	  "Recreate the image's tree in DIR (created if missing, must be empty):\n"
 	  "contents, directories, symlinks, device nodes, fifos, sockets, hard\n"
 	  "links, and, when run as root, owners and xattrs; modes and nanosecond\n"
 	  "mtimes always.\n", NULL, false },
-	{ "manifest", cmd_manifest, 1, 1, no_flags, "manifest IMAGE",
+	{ "manifest", cmd_manifest, 1, 1, json_flag, "manifest [--json] IMAGE",
 	  "Print the tree in the manifest format of treecmp.py --list (sorted\n"
-	  "paths, every field, sha256 of contents, xattrs, hardlink groups).\n", NULL, false },
+	  "paths, every field, sha256 of contents, xattrs, hardlink groups).\n"
+	  "  --json  print a JSON array of objects keyed by the columns' names\n", NULL, false },
 	{ "domain", cmd_domain, 1, INT_MAX, json_flag,
 	  "domain [--policy P] [--cache-size BYTES] [--threads N] [--json] IMAGE...",
 	  "Attach every IMAGE to one domain, read every regular file of each in full\n"
@@ -59,8 +61,9 @@ static const struct command commands[] = {
 	  "the sizes of the distinct contents read (by sha256 and size), exact and\n"
 	  "in whole 4096-byte pages: the least cache that sharing could reach.\n"
 	  "  --policy P          off, trust, verify (default) or compute\n"
-	  "  --cache-size BYTES  page-cache budget, suffix K, M or G (default 256M)\n"
-	  "  --threads N         read with N threads (default 1)\n"
+	"  --cache-size BYTES  page-cache budget, suffix K, M or G (default 256M,\n"
+	  "                      at least 64K)\n"
+	  "  --threads N         read with N threads, 1 to 256 (default 1)\n"
 	  "  --json              print one JSON object\n"
 	  "--device options go to every image that needs extra devices.\n",
 	  domain_valopts, true },
@@ -91,7 +94,10 @@ static const char global_help[] =
 	"  --backend KIND    how to open the image and devices: file (default),\n"
 	"                    blockdev or loop\n"
 	"  -h, --help        show this help (or the command's)\n"
-	"  --version         show the library version\n";
+	"  --version         show the library version\n"
+	"\n"
+	"Exit status: 0 success, 1 the work failed, 2 a usage error (an unknown\n"
+	"option, a bad option value). See erofs-share(1).\n";
 
 void cli_usage(FILE *f, const char *prog, const char *cmd)
 {
@@ -342,7 +348,8 @@ int main(int argc, char **argv)
 		ret = cmd->fn(&ctx, &a);
 		cli_image_close(&ctx);
 	}
-	ret = ret ? 1 : 0;
+	/* 2 for a bad option value a command found, 1 for any other failure */
+	ret = ret == CLI_USAGE_ERROR ? 2 : ret ? 1 : 0;
 	if (fflush(stdout) || ferror(stdout)) {
 		cli_err(&ctx, "write error on stdout: %s", strerror(errno));
 		ret = 1;

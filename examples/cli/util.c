@@ -346,8 +346,11 @@ static void log_to_stderr(void *user, int level, const char *msg)
 {
 	const struct cli_ctx *ctx = user;
 
-	/* Corruption reports explain a later error; debug chatter does not. */
-	if (level <= ESHARE_LOG_WARNING && !ctx->quiet_log)
+	/*
+	 * Corruption reports and what is missing (a device: INFO) explain a
+	 * later error; debug chatter does not.
+	 */
+	if (level <= ESHARE_LOG_INFO && !ctx->quiet_log)
 		fprintf(stderr, "%s: %s: %s\n", ctx->prog,
 			ctx->image_path ? ctx->image_path : "(domain)", msg);
 }

@@ -117,7 +117,7 @@ import json, sys
 s = json.loads(sys.argv[1])
 rdev = "%d:%d" % (s["rdev_major"], s["rdev_minor"]) if s["type"] in ("chr", "blk") else "-"
 size = "-" if s["type"] == "dir" else str(s["size"])
-print("\t".join([s["type"], s["perm"], str(s["uid"]), str(s["gid"]), size,
+print("\t".join([s["type"], s["mode"], str(s["uid"]), str(s["gid"]), size,
                  str(s["mtime_sec"]), str(s["mtime_nsec"]), str(s["nlink"]), rdev]))
 ' "$js")
 	want=$(printf '%s\n' "$line" | cut -f2-10)
