@@ -32,7 +32,8 @@
  * with fewer offsets, seeds and nth calls, one threaded case and one policy
  * for the pair; a TSan build only the threaded cases and the pair, on a
  * sample of fixtures covering every decoder and layout.  ESHARE_TEST_FULL=1
- * runs everything in any build.
+ * runs everything in any build, faulting every distinct read offset of
+ * each device (up to 300) instead of a sample of 16.
  *
  * ESHARE_FAULTS_POSITIONS=N samples N offsets per device and kind (default
  * below, at most 300); ESHARE_FAULTS_JOBS=N runs N fault cases at once;
@@ -1385,7 +1386,9 @@ int main(void)
 	int failed;
 
 	scale = test_scale();
+	/* ESHARE_TEST_FULL=1: every read offset an image needs, up to 300 */
 	positions = env_uint("ESHARE_FAULTS_POSITIONS",
+			     test_full_requested() ? MAX_POSITIONS :
 			     scale == TEST_SCALE_SAMPLE ? SAMPLE_POSITIONS : DEFAULT_POSITIONS, 2,
 			     MAX_POSITIONS);
 	workers = env_uint("ESHARE_FAULTS_JOBS", DEFAULT_WORKERS, 1, MAX_WORKERS);

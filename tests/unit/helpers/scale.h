@@ -34,11 +34,17 @@ enum test_scale {
 #endif
 #endif
 
-static inline enum test_scale test_scale(void)
+/* ESHARE_TEST_FULL=1: every case, and the longest settings of each. */
+static inline int test_full_requested(void)
 {
 	const char *full = getenv("ESHARE_TEST_FULL");
 
-	if (full && *full && strcmp(full, "0"))
+	return full && *full && strcmp(full, "0");
+}
+
+static inline enum test_scale test_scale(void)
+{
+	if (test_full_requested())
 		return TEST_SCALE_FULL;
 #if defined(ESHARE_TEST_TSAN)
 	return TEST_SCALE_THREADS;
