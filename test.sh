@@ -5,7 +5,7 @@
 # long ones under ASan+UBSan, the threaded tests (a sample) under TSan.
 # About 7 minutes on a quiet 2-core machine (README.md, "Tests").
 #
-#   ESHARE_TEST_FULL=1 ./test.sh   every case in every build (about an hour)
+#   ESHARE_TEST_FULL=1 ./test.sh   every case in every build (much longer)
 #   ESHARE_BUILD_DIR=DIR ./test.sh build in DIR, DIR-asan, DIR-tsan (default: build)
 #
 # ./run.sh builds in build-run, so the two never rebuild each other's files.
