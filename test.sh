@@ -79,7 +79,7 @@ suite() { # dir label ctest-arguments...
 suite "$rel" "release"
 # the build and package checks give nothing new under a sanitizer
 suite "$asan" "ASan+UBSan" -LE build
-suite "$tsan" "TSan (threaded tests)" -L threads -LE build
+suite "$tsan" "TSan threaded" -L threads -LE build
 
 echo
 echo "=== done in $(elapsed):"
