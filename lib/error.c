@@ -42,6 +42,7 @@ const char *eshare_strerror(int err)
 	case ENOTBLK: return "not a block device";
 	case ENODEV: return "no such device";
 	case EPERM: return "operation not permitted";
+	case ESTALE: return "the image file changed after it was attached";
 	case EACCES: return "permission denied";
 	case EBADF: return "bad file descriptor";
 	case ELOOP: return "too many levels of directories or links";

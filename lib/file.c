@@ -325,6 +325,8 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 	/* the hash pass copies what its file's private object holds already */
 	if (f->rd->copy_from && pc_peek_complete(img_cache(f->img), f->rd->copy_from, index, pagebuf))
 		return 0;
+	if (f->rd->cache_only)
+		return -EAGAIN;
 	rc = fill_page_once(f, index, pagebuf, false, &used_partial);
 	if (rc || !pp || f->rd->failed) {
 		rc = rc ? rc : f->rd->failed ? -ESHARE_EPROOF : 0;

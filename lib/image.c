@@ -23,6 +23,11 @@ static int io_read(void *ctx, unsigned dev, void *buf, size_t len, uint64_t off)
 	if (!rc) {
 		counter_add(&img->cnt.backend_bytes_read, len);
 		counter_add(&img->domain->cnt.backend_bytes_read, len);
+	} else if (rc == -ESTALE && !atomic_exchange(&img->stale_reported, true)) {
+		eshare_log(img->domain, ESHARE_LOG_ERR,
+			   "%s: the image file changed after it was attached; what is not "
+			   "cached can no longer be read from it",
+			   img->name);
 	}
 	return rc;
 }

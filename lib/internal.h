@@ -90,7 +90,13 @@ struct eshare_domain {
 	size_t sz_cap;
 };
 
-enum { BIND_NEW, BIND_PENDING, BIND_SETTLING, BIND_PRIVATE, BIND_SHARED };
+/*
+ * NEW: not decided; PENDING: private, hashed once a match may appear;
+ * SETTLING: being hashed; DEFERRED: worth hashing, but only its own reader
+ * will (its pages were not cached when another image's reader could have);
+ * PRIVATE: for good; SHARED: a member of b->sh.
+ */
+enum { BIND_NEW, BIND_PENDING, BIND_SETTLING, BIND_DEFERRED, BIND_PRIVATE, BIND_SHARED };
 
 /* Which object a regular file of an image reads through (share.c). */
 struct binding {
@@ -149,6 +155,7 @@ struct read_ctx {
 	const struct page_proof *proof; /* what its fills must match, or NULL */
 	uint64_t copy_from;             /* hash pass: complete pages to copy, or 0 */
 	bool join_pass;                 /* obj keeps only pages this read hashed */
+	bool cache_only;                /* fail with -EAGAIN rather than read the image */
 	bool shared;                    /* obj is a shared object */
 	bool failed;                    /* out: this image's bytes failed the proof */
 	bool fill_failed;               /* out: a fill this read ran returned an error */

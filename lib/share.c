@@ -196,7 +196,8 @@ static void hash_result_release(eshare_domain *d, struct hash_result *hr)
  * exactly bytes that were hashed, so it can become the shared object's
  * cache, and the MACs its proof.  Otherwise nothing of it is cached.
  */
-static int hash_file(eshare_image *img, struct binding *b, bool join, struct hash_result *hr)
+static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache_only,
+		     struct hash_result *hr)
 {
 	eshare_domain *d = img->domain;
 	uint64_t size = b->ei.size;
@@ -208,6 +209,7 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, struct has
 	int rc = 0;
 
 	memset(hr, 0, sizeof(*hr));
+	rd.cache_only = cache_only;
 	if (join) {
 		rd.obj = pc_object_new(d->cache, PC_CLASS_DATA);
 		rd.join_pass = true;
@@ -461,7 +463,15 @@ static int decide(eshare_domain *d, eshare_image *img, struct binding *b, struct
 }
 
 /* Hash the queued files without the lock, then join them under it. */
-static void settle_all(eshare_domain *d, struct binding *todo)
+/*
+ * Hash the queued files without the lock, then join them under it.  The
+ * reader's own file (of image @self) is read from its image; another
+ * image's file only from the pages its private object holds: a reader is
+ * never made to wait for another image's backend, which may be slow or
+ * never answer.  A file whose pages are not all there is left for its own
+ * reader to settle (DEFERRED).
+ */
+static void settle_all(eshare_domain *d, struct binding *todo, eshare_image *self)
 {
 	while (todo) {
 		struct binding *b = todo;
@@ -471,10 +481,14 @@ static void settle_all(eshare_domain *d, struct binding *todo)
 
 		todo = b->cand_next;
 		b->cand_next = NULL;
-		rc = hash_file(img, b, true, &hr);
+		rc = hash_file(img, b, true, img != self, &hr);
 		pthread_mutex_lock(&d->share_lock);
-		if (!rc)
+		if (rc == -EAGAIN) {
+			set_state(img, b, BIND_DEFERRED);
+			rc = 0;
+		} else if (!rc) {
 			rc = finish(d, b, &hr);
+		}
 		if (rc)
 			set_state(img, b, BIND_PRIVATE); /* rather than fail a read */
 		pthread_mutex_unlock(&d->share_lock);
@@ -528,7 +542,7 @@ int eshare_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd, str
 
 	pthread_rwlock_rdlock(&img->bind_lock);
 	b = bind_find(img, ei->nid);
-	if (b && b->state != BIND_NEW) {
+	if (b && b->state != BIND_NEW && b->state != BIND_DEFERRED) {
 		read_view(b, rd);
 		pthread_rwlock_unlock(&img->bind_lock);
 		*bp = b;
@@ -547,10 +561,14 @@ int eshare_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd, str
 		/* an error deciding is not kept: the file reads privately */
 		if (rc && b->state == BIND_NEW)
 			set_state(img, b, BIND_PRIVATE);
+	} else if (b->state == BIND_DEFERRED) {
+		/* its own reader now: hash it from its image */
+		eshare_image_ref(img);
+		to_settle(b, &todo);
 	}
 	pthread_mutex_unlock(&d->share_lock);
 	/* hashing the queued files may take a while: no lock held */
-	settle_all(d, todo);
+	settle_all(d, todo, img);
 	pthread_rwlock_rdlock(&img->bind_lock);
 	read_view(b, rd);
 	pthread_rwlock_unlock(&img->bind_lock);
@@ -569,6 +587,9 @@ void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
 		pthread_mutex_unlock(&d->share_lock);
 		return;
 	}
+	/* counted first: whoever reads the private object after the switch sees it */
+	counter_add(&img->cnt.verify_failures, 1);
+	counter_add(&d->cnt.verify_failures, 1);
 	pthread_rwlock_wrlock(&img->bind_lock);
 	b->left = true;
 	b->proven = false; /* its image no longer gives what was hashed */
@@ -582,8 +603,6 @@ void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
 		sh->linked = false;
 		pc_object_drop(d->cache, sh->obj);
 	}
-	counter_add(&img->cnt.verify_failures, 1);
-	counter_add(&d->cnt.verify_failures, 1);
 	pthread_mutex_unlock(&d->share_lock);
 	eshare_log(d, ESHARE_LOG_WARNING,
 		   "%s: nid %llu: a page of a shared file read other bytes than were proven "
@@ -687,7 +706,7 @@ int eshare_file_identity(eshare_inode *ino, unsigned flags, struct eshare_file_i
 	if (!proven && (flags & ESHARE_IDENTITY_COMPUTE)) {
 		struct hash_result hr;
 
-		rc = hash_file(img, b, false, &hr);
+		rc = hash_file(img, b, false, false, &hr);
 		if (rc)
 			return rc;
 		pthread_mutex_lock(&d->share_lock);

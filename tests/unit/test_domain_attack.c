@@ -687,6 +687,59 @@ START_TEST(verify_failing_member_never_fails_victim)
 }
 END_TEST
 
+/*
+ * A reader's first read decides and hashes its file's same-size twins:
+ * another image's twin is hashed only from the pages it holds cached,
+ * never through that image's backend, which may be slow or never answer.
+ * The twin joins when its own image reads it.
+ */
+static atomic_int spy_seen;
+
+static ssize_t spy_pread(void *h, void *buf, size_t len, uint64_t off)
+{
+	struct turncoat *t = h;
+
+	if (off < t->hi && off + len > t->lo)
+		atomic_store(&spy_seen, 1);
+	return tc_pread(h, buf, len, off);
+}
+
+START_TEST(compute_reader_never_runs_another_backend)
+{
+	size_t len;
+	uint8_t *img, buf[BIG_SIZE];
+	const uint8_t *start;
+	eshare_domain *d = domain(ESHARE_SHARE_COMPUTE, 16 << 20);
+	eshare_image *victim, *attacker;
+	struct eshare_backend_ops ops = { .size = sizeof(ops), .name = "spy",
+					  .pread = spy_pread, .get_size = tc_size };
+	eshare_backend *be;
+
+	load_truth();
+	img = slurp("lz4", &len);
+	start = memmem(img, len, truth, 24);
+	ck_assert_ptr_nonnull(start);
+	struct turncoat t = { img, img, len, (uint64_t)(start - img),
+			      (uint64_t)(start - img) + 1, UINT_MAX, 0, 0, 0 };
+	ck_assert_int_eq(eshare_backend_new(&be, &ops, &t), 0);
+	attacker = attach_backend(d, be, "attacker");
+	/* the attacker's twin of BIG is decided first: alone with its size, it waits */
+	(void)identity(attacker, BIG);
+	atomic_store(&spy_seen, 0);
+	victim = attach_path(d, "plain-4k");
+	ck_assert_int_eq(read_at(victim, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	ck_assert(!memcmp(buf, truth, BIG_SIZE));
+	ck_assert_msg(!atomic_load(&spy_seen), "the victim's read ran the attacker's backend");
+	/* the attacker's own read hashes its twin, in its thread, and joins */
+	ck_assert_int_eq(read_at(attacker, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	ck_assert_uint_eq(identity(attacker, BIG).object, identity(victim, BIG).object);
+	eshare_image_detach(victim);
+	eshare_image_detach(attacker);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+	free(img);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("domain_attack");
@@ -701,6 +754,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, compute_join_pass_reput);
 	tcase_add_test(tc, verify_join_pass_reput);
 	tcase_add_test(tc, verify_failing_member_never_fails_victim);
+	tcase_add_test(tc, compute_reader_never_runs_another_backend);
 	suite_add_tcase(s, tc);
 	return s;
 }
