@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * The backend object and the two simplest built-ins: a file (by path or by
- * the caller's fd) and a memory buffer.
+ * The generic backend object every backend is wrapped in: what
+ * eshare_backend_new() checks in a caller's methods table, and the calls
+ * the library reads through (exact reads, vectored reads, the serial lock
+ * of ESHARE_BACKEND_F_SERIAL).  The built-in backends are in their own
+ * files, one each: memory.c is the smallest model to copy.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "backend_impl.h"
 
@@ -39,19 +40,37 @@ int eshare_backend_new(eshare_backend **out, const struct eshare_backend_ops *op
 
 	if (!out || !ops)
 		return -EINVAL;
+	/* A table shorter than ours reads as zero past its end: a V1
+	 * caller's io_size, reserved and preadv are 0 and NULL. */
 	rc = eshare_copy_struct(&o, sizeof(o), ops, ops->size);
 	if (rc)
 		return rc;
-	if (!o.pread || !o.get_size || o.flags)
+	if (!o.pread || !o.get_size || (o.flags & ~ESHARE_BACKEND_F_ALL) || o.reserved)
+		return -EINVAL;
+	if (o.io_size > ESHARE_BACKEND_IO_SIZE_MAX || (o.io_size & (o.io_size - 1)))
 		return -EINVAL;
 	be = calloc(1, sizeof(*be));
 	if (!be)
 		return -ENOMEM;
+	if (pthread_mutex_init(&be->serial, NULL)) {
+		free(be);
+		return -ENOMEM;
+	}
 	be->ops = o;
 	be->ops.size = sizeof(o);
 	be->handle = handle;
 	*out = be;
 	return 0;
+}
+
+uint32_t eshare_backend_flags(const eshare_backend *be)
+{
+	return be ? be->ops.flags : 0;
+}
+
+uint32_t eshare_backend_io_size(const eshare_backend *be)
+{
+	return be ? be->ops.io_size : 0;
 }
 
 int eshare_backend_set_device_path(eshare_backend *be, const char *path)
@@ -89,12 +108,41 @@ int eshare_backend_size(eshare_backend *be, uint64_t *out)
 	return 0;
 }
 
+static ssize_t call_pread(eshare_backend *be, void *buf, size_t len, uint64_t off)
+{
+	bool serial = be->ops.flags & ESHARE_BACKEND_F_SERIAL;
+	ssize_t n;
+
+	if (serial)
+		pthread_mutex_lock(&be->serial);
+	n = be->ops.pread(be->handle, buf, len, off);
+	if (serial)
+		pthread_mutex_unlock(&be->serial);
+	return n;
+}
+
+static ssize_t call_preadv(eshare_backend *be, const struct eshare_iovec *iov, int cnt,
+			   uint64_t off)
+{
+	bool serial = be->ops.flags & ESHARE_BACKEND_F_SERIAL;
+	ssize_t n;
+
+	if (serial)
+		pthread_mutex_lock(&be->serial);
+	n = be->ops.preadv(be->handle, iov, cnt, off);
+	if (serial)
+		pthread_mutex_unlock(&be->serial);
+	return n;
+}
+
 int eshare_backend_read(eshare_backend *be, void *buf, size_t len, uint64_t off)
 {
 	unsigned char *p = buf;
 
+	if (!be || (!buf && len))
+		return -EINVAL;
 	while (len) {
-		ssize_t n = be->ops.pread(be->handle, p, len, off);
+		ssize_t n = call_pread(be, p, len, off);
 
 		if (n < 0)
 			return n == -EINTR ? -EIO : (int)n;
@@ -107,209 +155,67 @@ int eshare_backend_read(eshare_backend *be, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int eshare_backend_readv(eshare_backend *be, const struct eshare_iovec *iov, int iovcnt,
+			 uint64_t off)
+{
+	struct eshare_iovec rest[ESHARE_BACKEND_IOV_MAX];
+	size_t total = 0;
+	int first = 0;
+
+	if (!be || !iov || iovcnt < 1 || iovcnt > ESHARE_BACKEND_IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		if (!iov[i].base && iov[i].len)
+			return -EINVAL;
+		if (iov[i].len > SIZE_MAX - total || total + iov[i].len > (size_t)SSIZE_MAX)
+			return -EINVAL;
+		total += iov[i].len;
+	}
+	if (!be->ops.preadv) {
+		for (int i = 0; i < iovcnt; i++) {
+			int rc = eshare_backend_read(be, iov[i].base, iov[i].len, off);
+
+			if (rc)
+				return rc;
+			off += iov[i].len;
+		}
+		return 0;
+	}
+	/* Our own copy, advanced past what each short read filled. */
+	memcpy(rest, iov, (size_t)iovcnt * sizeof(*iov));
+	while (total) {
+		ssize_t n;
+		size_t done;
+
+		while (!rest[first].len)
+			first++;
+		n = call_preadv(be, rest + first, iovcnt - first, off);
+		if (n < 0)
+			return n == -EINTR ? -EIO : (int)n;
+		if (n == 0 || (size_t)n > total)
+			return -EIO;
+		total -= (size_t)n;
+		off += (uint64_t)n;
+		for (done = (size_t)n; done;) {
+			size_t take = rest[first].len < done ? rest[first].len : done;
+
+			rest[first].base = (unsigned char *)rest[first].base + take;
+			rest[first].len -= take;
+			done -= take;
+			if (!rest[first].len && first + 1 < iovcnt)
+				first++;
+		}
+	}
+	return 0;
+}
+
 void eshare_backend_close(eshare_backend *be)
 {
 	if (!be)
 		return;
 	if (be->ops.close)
 		be->ops.close(be->handle);
+	pthread_mutex_destroy(&be->serial);
 	free(be->device_path);
 	free(be);
-}
-
-/* ---- file ---- */
-
-struct fd_handle {
-	int fd;
-	bool owned;
-	bool regular; /* a regular file: watched for changes */
-	struct stat at_open;
-};
-
-static bool ts_equal(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
-}
-
-/*
- * Whether a regular file is still what it was when the backend was made.
- * A rewrite in place changes its ctime (and usually size or mtime); the
- * kernel gives a fine-grained ctime to a change that follows an fstat(),
- * so even a quick rewrite shows.  A file replaced by rename() is not seen:
- * the descriptor still reads the old one, which is what is wanted.
- */
-static bool file_unchanged(const struct fd_handle *f)
-{
-	struct stat st;
-
-	if (fstat(f->fd, &st))
-		return false;
-	return st.st_ino == f->at_open.st_ino && st.st_dev == f->at_open.st_dev &&
-	       st.st_size == f->at_open.st_size &&
-	       ts_equal(&st.st_mtim, &f->at_open.st_mtim) &&
-	       ts_equal(&st.st_ctim, &f->at_open.st_ctim);
-}
-
-static ssize_t file_pread(void *h, void *buf, size_t len, uint64_t off)
-{
-	struct fd_handle *f = h;
-	ssize_t n;
-
-	if (off > (uint64_t)INT64_MAX)
-		return 0;
-	do {
-		n = pread(f->fd, buf, len, (off_t)off);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	/* checked after the read, so bytes of a change made meanwhile are refused */
-	if (f->regular && !file_unchanged(f))
-		return -ESTALE;
-	return n;
-}
-
-static int file_get_size(void *h, uint64_t *out)
-{
-	struct fd_handle *f = h;
-	struct stat st;
-	off_t end;
-
-	if (fstat(f->fd, &st))
-		return -errno;
-	if (S_ISREG(st.st_mode)) {
-		*out = (uint64_t)st.st_size;
-		return 0;
-	}
-	end = lseek(f->fd, 0, SEEK_END);
-	if (end < 0)
-		return -errno;
-	*out = (uint64_t)end;
-	return 0;
-}
-
-static void file_close(void *h)
-{
-	struct fd_handle *f = h;
-
-	if (f->owned)
-		close(f->fd);
-	free(f);
-}
-
-static const struct eshare_backend_ops file_ops = {
-	.size = sizeof(struct eshare_backend_ops),
-	.name = "file",
-	.pread = file_pread,
-	.get_size = file_get_size,
-	.close = file_close,
-};
-
-static int file_wrap(eshare_backend **out, int fd, bool owned)
-{
-	struct fd_handle *f = malloc(sizeof(*f));
-	int rc;
-
-	if (!f)
-		return -ENOMEM;
-	f->fd = fd;
-	f->owned = owned;
-	if (fstat(fd, &f->at_open)) {
-		rc = -errno;
-		free(f);
-		return rc;
-	}
-	f->regular = S_ISREG(f->at_open.st_mode);
-	rc = eshare_backend_new(out, &file_ops, f);
-	if (rc)
-		free(f);
-	return rc;
-}
-
-int eshare_backend_open_file(eshare_backend **out, const char *path)
-{
-	int fd, rc;
-
-	if (!out || !path)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	rc = file_wrap(out, fd, true);
-	if (rc)
-		close(fd);
-	return rc;
-}
-
-int eshare_backend_from_fd(eshare_backend **out, int fd)
-{
-	int fl;
-
-	if (!out)
-		return -EINVAL;
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY)
-		return -EBADF;
-	return file_wrap(out, fd, false);
-}
-
-/* ---- memory ---- */
-
-struct mem_handle {
-	const unsigned char *buf;
-	size_t len;
-	void (*release)(void *);
-	void *release_user;
-};
-
-static ssize_t mem_pread(void *h, void *buf, size_t len, uint64_t off)
-{
-	struct mem_handle *m = h;
-
-	if (off >= m->len)
-		return 0;
-	if (len > m->len - off)
-		len = m->len - (size_t)off;
-	memcpy(buf, m->buf + off, len);
-	return (ssize_t)len;
-}
-
-static int mem_get_size(void *h, uint64_t *out)
-{
-	*out = ((struct mem_handle *)h)->len;
-	return 0;
-}
-
-static void mem_close(void *h)
-{
-	struct mem_handle *m = h;
-
-	if (m->release)
-		m->release(m->release_user);
-	free(m);
-}
-
-static const struct eshare_backend_ops mem_ops = {
-	.size = sizeof(struct eshare_backend_ops),
-	.name = "memory",
-	.pread = mem_pread,
-	.get_size = mem_get_size,
-	.close = mem_close,
-};
-
-int eshare_backend_memory(eshare_backend **out, const void *buf, size_t len,
-			  void (*release)(void *), void *release_user)
-{
-	struct mem_handle *m;
-	int rc;
-
-	if (!out || (!buf && len))
-		return -EINVAL;
-	m = malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	*m = (struct mem_handle){ buf, len, release, release_user };
-	rc = eshare_backend_new(out, &mem_ops, m);
-	if (rc)
-		free(m);
-	return rc;
 }

@@ -3,14 +3,18 @@
 #ifndef ESHARE_BACKEND_IMPL_H
 #define ESHARE_BACKEND_IMPL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include <erofs_share/backend.h>
+#include <erofs_share/sys/backend.h>
 
 struct eshare_backend {
 	struct eshare_backend_ops ops;
 	void *handle;
 	char *device_path; /* loop: the device it holds; else NULL */
+	/* ESHARE_BACKEND_F_SERIAL: held around each pread/preadv call */
+	pthread_mutex_t serial;
 };
 
 /* Copy a caller's struct of @usize bytes into ours of @ksize (zero-filling a
@@ -20,6 +24,10 @@ int eshare_copy_struct(void *dst, size_t ksize, const void *src, size_t usize);
 
 /* Record the device a backend holds (copied). 0 or -ENOMEM. */
 int eshare_backend_set_device_path(eshare_backend *be, const char *path);
+
+/* file.c, shared with fd.c: wrap an open descriptor; @owned: close it at
+ * the end.  On failure @fd stays the caller's. */
+int eshare_file_wrap(eshare_backend **out, int fd, bool owned);
 
 /* blockdev.c, shared with loop.c, which reads its device through it. */
 int eshare_blockdev_wrap(eshare_backend **out, int fd, bool direct, const char *name);

@@ -9,6 +9,11 @@
  * widened to whole logical blocks, read into an aligned bounce buffer and
  * the wanted part copied out.  The loop backend reads its device through
  * this code as well.
+ *
+ * As a model it shows a source with alignment rules (block_size), a
+ * preferred I/O size taken from the device (io_size, from BLKIOOPT),
+ * per-thread scratch memory without a lock, and option structs checked
+ * with eshare_copy_struct().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -188,8 +193,9 @@ static const struct eshare_backend_ops loop_ops = {
  */
 int eshare_blockdev_wrap(eshare_backend **out, int fd, bool direct, const char *name)
 {
-	const struct eshare_backend_ops *ops = strcmp(name, "loop") ? &blockdev_ops : &loop_ops;
+	struct eshare_backend_ops ops = strcmp(name, "loop") ? blockdev_ops : loop_ops;
 	struct bdev_handle *b;
+	unsigned int opt;
 	uint64_t size;
 	int lbs, rc;
 
@@ -201,6 +207,11 @@ int eshare_blockdev_wrap(eshare_backend **out, int fd, bool direct, const char *
 	 * would break the alignment arithmetic, so do not trust it blindly. */
 	if (lbs < 512 || lbs > 65536 || (lbs & (lbs - 1)))
 		return -EIO;
+	/* The optimal I/O size is a hint, often 0 (none) or not a power of
+	 * two (a RAID stripe): only a usable one is passed on. */
+	if (!ioctl(fd, BLKIOOPT, &opt) && opt >= (unsigned int)lbs &&
+	    opt <= ESHARE_BACKEND_IO_SIZE_MAX && !(opt & (opt - 1)))
+		ops.io_size = opt;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
@@ -211,7 +222,7 @@ int eshare_blockdev_wrap(eshare_backend **out, int fd, bool direct, const char *
 	b->size = size;
 	for (int i = 0; i < BOUNCE_SLOTS; i++)
 		atomic_init(&b->bounce[i], NULL);
-	rc = eshare_backend_new(out, ops, b);
+	rc = eshare_backend_new(out, &ops, b);
 	if (rc)
 		free(b);
 	return rc;

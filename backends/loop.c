@@ -11,6 +11,11 @@
  * even if the process is killed.  There is no window in which a bound
  * device lacks autoclear, except on kernels older than 5.8 (no
  * LOOP_CONFIGURE), where LOOP_SET_FD and LOOP_SET_STATUS64 are two calls.
+ *
+ * As a model it shows a backend that holds a system-wide resource: made
+ * so the kernel reclaims it if the process dies, released by close(), and
+ * built on another backend's reading code (eshare_blockdev_wrap()) rather
+ * than a copy of it.
  */
 #include <errno.h>
 #include <fcntl.h>

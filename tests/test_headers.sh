@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# Header hygiene: every public header (include/erofs_share/*.h and the
-# generated version.h) must compile alone, first in its translation unit,
+# Header hygiene: every public header (include/erofs_share/*.h, sys/*.h and
+# the generated version.h) must compile alone, first in its translation unit,
 # as strict C99 and as C++, and twice in a row (include guards).  Headers
 # that declare functions must carry extern "C" guards, include no system
 # header but <stddef.h>, <stdint.h> and <sys/types.h>, and define no
@@ -39,8 +39,10 @@ trap 'rm -rf "$TMP"' EXIT
 INC=$TMP/include
 mkdir -p "$INC/erofs_share"
 cp "$SRC"/include/erofs_share/*.h "$BUILD/include/erofs_share/version.h" "$INC/erofs_share/"
+mkdir -p "$INC/erofs_share/sys"
+cp "$SRC"/include/erofs_share/sys/*.h "$INC/erofs_share/sys/"
 
-HEADERS=$(cd "$INC/erofs_share" && ls *.h)
+HEADERS=$(cd "$INC/erofs_share" && ls *.h sys/*.h)
 [ -n "$HEADERS" ] || { echo "FAIL: no headers"; exit 1; }
 
 compile() { # LABEL COMPILER ARGS... (source on stdin)
@@ -103,7 +105,7 @@ done
 # With C++ linkage every declared function must come out unmangled: compile
 # a C++ file that takes the address of each ESHARE_API function and check
 # the object's undefined symbols.
-FUNCS=$(python3 - "$INC"/erofs_share/*.h <<'EOP'
+FUNCS=$(python3 - "$INC"/erofs_share/*.h "$INC"/erofs_share/sys/*.h <<'EOP'
 import re, sys
 for path in sys.argv[1:]:
     text = open(path).read()
@@ -119,6 +121,7 @@ if [ -z "$FUNCS" ]; then
 else
 	{
 		echo '#include <erofs_share/erofs_share.h>'
+		echo '#include <erofs_share/sys/backend.h>'
 		echo 'extern void *const eshare_fns[];'
 		echo 'void *const eshare_fns[] = {'
 		for fn in $FUNCS; do

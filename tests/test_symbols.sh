@@ -37,7 +37,7 @@ NODES=$(sed -n 's/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_.]*\)[[:space:]]*{.*/\1/p' 
 [ -n "$NODES" ] || fail "no version node found in $MAP"
 
 # Functions declared ESHARE_API in the public headers.
-DECLARED=$(python3 - "$SRC"/include/erofs_share/*.h <<'EOP'
+DECLARED=$(python3 - "$SRC"/include/erofs_share/*.h "$SRC"/include/erofs_share/sys/*.h <<'EOP'
 import re, sys
 for path in sys.argv[1:]:
     text = open(path).read()

@@ -5,12 +5,12 @@
  *
  * A backend is a readable, fixed-size byte source: a regular file, a block
  * device, a loop device, a memory buffer, or one the caller writes by
- * filling a struct eshare_backend_ops and calling eshare_backend_new().
+ * filling a struct eshare_backend_ops and calling eshare_backend_new(),
+ * both in <erofs_share/sys/backend.h> (the backend SDK, which
+ * <erofs_share/erofs_share.h> does not include).
  *
- * Threading: the library may call pread() of one backend from several
- * threads at once, with different buffers and offsets; an implementation
- * must be safe for that (pread(2) on one fd is).  close() is called exactly
- * once, after every pread() has returned.
+ * Threading: every function here may be called from any thread; one
+ * backend may be read from several threads at once.
  */
 #ifndef ESHARE_BACKEND_H
 #define ESHARE_BACKEND_H
@@ -29,44 +29,6 @@ extern "C" {
 
 /** An opened byte source. Opaque; released by eshare_backend_close(). */
 typedef struct eshare_backend eshare_backend;
-
-/** The methods of a backend (copied at eshare_backend_new(); append only). */
-struct eshare_backend_ops {
-	/** sizeof(struct eshare_backend_ops) as the caller knows it. */
-	uint32_t size;
-	/** Reserved, must be 0. */
-	uint32_t flags;
-	/** Short name for messages ("file", "memory", or the caller's own). */
-	const char *name;
-	/**
-	 * Read up to @p len bytes at @p off into @p buf.
-	 * @return the number of bytes read, which is less than @p len only at
-	 *         the end of the source; or a negative errno (-EIO ...).
-	 *         A partial read inside the source is reported as an error by
-	 *         the library.
-	 * @note may run concurrently on one handle.
-	 */
-	ssize_t (*pread)(void *handle, void *buf, size_t len, uint64_t off);
-	/** Size of the source in bytes. Required. @return 0 or -errno. */
-	int (*get_size)(void *handle, uint64_t *out);
-	/** Release the handle. Called exactly once. May be NULL. */
-	void (*close)(void *handle);
-	/** Preferred I/O alignment in bytes (a power of two), or 0. May be NULL. */
-	uint32_t (*block_size)(void *handle);
-};
-
-/**
- * Wrap a caller's implementation. @p ops is copied; @p handle is passed to
- * every method and handed to ops->close() when the backend is closed.
- * @return 0;
- *         -EINVAL if ops, ops->pread or ops->get_size is missing, or size is 0;
- *         -E2BIG if ops is larger than this library knows and its unknown
- *         tail is not zero;
- *         -ENOMEM.
- * On failure ops->close is NOT called: the handle stays the caller's.
- */
-ESHARE_API int eshare_backend_new(eshare_backend **out, const struct eshare_backend_ops *ops,
-				  void *handle);
 
 /**
  * Open a regular file (or anything pread(2) works on) read-only.

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <erofs_share/erofs_share.h>
+#include <erofs_share/sys/backend.h>
 
 #define FIXTURE ESHARE_FIXTURES "/plain-4k.erofs"
 /* A file of plain-4k.erofs and what the kernel read from it (its manifest). */
@@ -141,14 +142,23 @@ START_TEST(layout_lp64)
 	      F(eshare_image_info, reserved, 89, 7),
 	      F(eshare_image_info, checksum, 96, 4),
 	      F(eshare_image_info, ishare_prefix_id, 100, 4));
-	CHECK(eshare_backend_ops, 48,
+	CHECK(eshare_backend_ops, 64,
 	      F(eshare_backend_ops, size, 0, 4),
 	      F(eshare_backend_ops, flags, 4, 4),
 	      F(eshare_backend_ops, name, 8, 8),
 	      F(eshare_backend_ops, pread, 16, 8),
 	      F(eshare_backend_ops, get_size, 24, 8),
 	      F(eshare_backend_ops, close, 32, 8),
-	      F(eshare_backend_ops, block_size, 40, 8));
+	      F(eshare_backend_ops, block_size, 40, 8),
+	      F(eshare_backend_ops, io_size, 48, 4),
+	      F(eshare_backend_ops, reserved, 52, 4),
+	      F(eshare_backend_ops, preadv, 56, 8));
+	/* The first table released was 48 bytes; V2 is the 64 above. */
+	ck_assert_uint_eq(ESHARE_BACKEND_OPS_SIZE_V1, 48);
+	ck_assert_uint_eq(ESHARE_BACKEND_OPS_SIZE_V2, 64);
+	CHECK(eshare_iovec, 16,
+	      F(eshare_iovec, base, 0, 8),
+	      F(eshare_iovec, len, 8, 8));
 	CHECK(eshare_blockdev_opts, 8,
 	      F(eshare_blockdev_opts, size, 0, 4),
 	      F(eshare_blockdev_opts, flags, 4, 4));
@@ -179,6 +189,11 @@ START_TEST(constants)
 	ck_assert_int_eq(ESHARE_DT_LNK, 10);
 	ck_assert_int_eq(ESHARE_DT_SOCK, 12);
 	ck_assert_uint_eq(ESHARE_BLOCKDEV_DIRECT, 1);
+	ck_assert_uint_eq(ESHARE_BACKEND_F_REMOTE, 1);
+	ck_assert_uint_eq(ESHARE_BACKEND_F_SERIAL, 2);
+	ck_assert_uint_eq(ESHARE_BACKEND_F_ALL, 3);
+	ck_assert_uint_eq(ESHARE_BACKEND_IO_SIZE_MAX, 1u << 30);
+	ck_assert_int_eq(ESHARE_BACKEND_IOV_MAX, 1024);
 	/* The library actually linked and the headers agree on the version. */
 	ck_assert_uint_eq(eshare_version_number(), ESHARE_VERSION_NUMBER);
 	ck_assert_str_eq(eshare_version(), ESHARE_VERSION_STRING);
@@ -478,8 +493,26 @@ START_TEST(backend_ops_bad)
 
 	full_ops(&u, 0);
 	ck_assert_int_eq(eshare_backend_new(&be, &u.o, &m), -EINVAL);
+	/* flag bits no header defines, at any table size that has flags */
+	for (uint32_t bit = ESHARE_BACKEND_F_ALL + 1; bit; bit <<= 1) {
+		if (bit & ESHARE_BACKEND_F_ALL)
+			continue;
+		full_ops(&u, sizeof(u.o));
+		u.o.flags = bit | ESHARE_BACKEND_F_REMOTE;
+		ck_assert_int_eq(eshare_backend_new(&be, &u.o, &m), -EINVAL);
+		full_ops(&u, ESHARE_BACKEND_OPS_SIZE_V1);
+		u.o.flags = bit;
+		ck_assert_int_eq(eshare_backend_new(&be, &u.o, &m), -EINVAL);
+	}
+	/* io_size: 0 or a power of two up to 1 GiB */
+	static const uint32_t bad_io[] = { 3, 4097, 12288, (1u << 30) + 1, 1u << 31, UINT32_MAX };
+	for (size_t i = 0; i < sizeof(bad_io) / sizeof(bad_io[0]); i++) {
+		full_ops(&u, sizeof(u.o));
+		u.o.io_size = bad_io[i];
+		ck_assert_int_eq(eshare_backend_new(&be, &u.o, &m), -EINVAL);
+	}
 	full_ops(&u, sizeof(u.o));
-	u.o.flags = 1;
+	u.o.reserved = 1;
 	ck_assert_int_eq(eshare_backend_new(&be, &u.o, &m), -EINVAL);
 	full_ops(&u, sizeof(u.o));
 	u.o.pread = NULL;
@@ -487,6 +520,65 @@ START_TEST(backend_ops_bad)
 	ck_assert_int_eq(eshare_backend_new(&be, NULL, &m), -EINVAL);
 	ck_assert_ptr_null(be);
 	ck_assert_int_eq(m.closes, 0);
+}
+END_TEST
+
+/* Known flag bits and io_size are accepted and read back. */
+START_TEST(backend_ops_v2_fields)
+{
+	static const uint32_t io[] = { 0, 1, 512, 65536, 1u << 30 };
+	struct mem m = { 0 };
+	union big_ops u;
+
+	for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
+		for (uint32_t fl = 0; fl <= ESHARE_BACKEND_F_ALL; fl++) {
+			eshare_backend *be = NULL;
+
+			full_ops(&u, sizeof(u.o));
+			u.o.flags = fl;
+			u.o.io_size = io[i];
+			ck_assert_int_eq(eshare_backend_new(&be, &u.o, &m), 0);
+			ck_assert_uint_eq(eshare_backend_flags(be), fl);
+			ck_assert_uint_eq(eshare_backend_io_size(be), io[i]);
+			eshare_backend_close(be);
+		}
+	}
+	ck_assert_int_eq(m.closes, 4 * 5);
+	ck_assert_uint_eq(eshare_backend_flags(NULL), 0);
+	ck_assert_uint_eq(eshare_backend_io_size(NULL), 0);
+}
+END_TEST
+
+/*
+ * A caller built against the first header passes the 48-byte table; what
+ * lies after it in its memory is garbage that must not be read as io_size,
+ * reserved or a preadv method.
+ */
+START_TEST(backend_ops_v1_caller)
+{
+	struct mem m = load_fixture();
+	union big_ops u;
+	eshare_backend *be = NULL;
+
+	full_ops(&u, ESHARE_BACKEND_OPS_SIZE_V1);
+	memset(u.b + ESHARE_BACKEND_OPS_SIZE_V1, 0xa5,
+	       sizeof(u.b) - ESHARE_BACKEND_OPS_SIZE_V1);
+	ck_assert_int_eq(eshare_backend_new(&be, &u.o, &m), 0);
+	memset(&u, 0xa5, sizeof(u));
+	ck_assert_uint_eq(eshare_backend_flags(be), 0);
+	ck_assert_uint_eq(eshare_backend_io_size(be), 0);
+	/* a vectored read falls back to pread: the garbage preadv is never called */
+	{
+		unsigned char a[1000], b[3000];
+		struct eshare_iovec iov[2] = { { a, sizeof(a) }, { b, sizeof(b) } };
+
+		ck_assert_int_eq(eshare_backend_readv(be, iov, 2, 100), 0);
+		ck_assert_mem_eq(a, m.data + 100, sizeof(a));
+		ck_assert_mem_eq(b, m.data + 1100, sizeof(b));
+	}
+	read_through(be);
+	ck_assert_int_eq(m.closes, 1);
+	free(m.data);
 }
 END_TEST
 
@@ -742,6 +834,8 @@ static Suite *abi_suite(void)
 	tcase_add_test(tc, backend_ops_longer_zero_tail);
 	tcase_add_test(tc, backend_ops_longer_nonzero_tail);
 	tcase_add_test(tc, backend_ops_bad);
+	tcase_add_test(tc, backend_ops_v2_fields);
+	tcase_add_test(tc, backend_ops_v1_caller);
 	tcase_add_test(tc, image_opts_sizes);
 	tcase_add_test(tc, blockdev_opts_sizes);
 	suite_add_tcase(s, tc);

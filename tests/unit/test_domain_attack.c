@@ -21,6 +21,7 @@
 
 #include <erofs_share/backend.h>
 #include <erofs_share/erofs_share.h>
+#include <erofs_share/sys/backend.h>
 
 #include "helpers/fixture_copies.h"
 #include "helpers/manifest.h"

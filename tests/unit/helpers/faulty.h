@@ -4,7 +4,7 @@
  * makes chosen pread calls fail with an errno, return fewer bytes than
  * asked, or stall for a while, and records every distinct (offset, length)
  * it was asked for.  It is written against the public
- * <erofs_share/backend.h> alone (struct eshare_backend_ops and
+ * <erofs_share/sys/backend.h> alone (struct eshare_backend_ops and
  * eshare_backend_new), so it also shows that a caller can implement a
  * backend with nothing more than that header.
  *
@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include <erofs_share/backend.h>
+#include <erofs_share/sys/backend.h>
 
 enum faulty_kind {
 	/* Never fault (record and count only). */
