@@ -7,7 +7,9 @@
  * reference on the eshare_inode it reads through and one on the image that
  * inode belongs to; it goes away when the kernel forgets its last lookup.
  * One mutex (fs->lock) guards the image list and the node tables; reads of
- * open files use their own inode reference and take no lock.
+ * open files use their own inode reference and take no lock, except when a
+ * node that stands for several images must change the member it reads
+ * through.
  */
 #ifndef ESHARE_FUSEFS_H
 #define ESHARE_FUSEFS_H
@@ -51,6 +53,14 @@ struct node {
 	void *xattrs;
 	size_t xattrs_len;
 	bool reported;		/* an error of it was logged */
+	/*
+	 * share_nodes: once the node stands for files of several images, the
+	 * shared object all of them read through when they were merged (0
+	 * before).  A member that leaves that object (its image no longer
+	 * gives the proven bytes) is never read for the node again.
+	 */
+	_Atomic uint64_t object;
+	unsigned opens;		/* open files of it: it outlives its lookups */
 	struct node *id_next;
 	struct node *share_next;
 };

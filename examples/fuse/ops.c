@@ -491,10 +491,13 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 	n = a ? a->node : NULL;
 	for (i = 0; !n && i < ncand; i++) {
 		struct node *c = cids[i] ? node_by_id(fs, cids[i]) : NULL;
+		uint64_t obj = c ? atomic_load(&c->object) : 0;
 
-		if (c && !has_image(c, fimg)) {
+		/* a node already standing for another object is no twin of this one */
+		if (c && !has_image(c, fimg) && (!obj || obj == id.object)) {
 			if ((err = alias_add(fs, c, fimg, st->ino)))
 				goto fail;
+			atomic_store(&c->object, id.object);
 			if (strcmp(c->fingerprint, id.fingerprint)) {
 				/* it had no fingerprint yet: file it under the one it has now */
 				htab_del(&fs->by_share, c, SHARE_OFF, share_hash);
@@ -564,7 +567,7 @@ static void forget_one(struct fs *fs, fuse_ino_t id, uint64_t nlookup)
 	n = node_by_id(fs, id);
 	if (n && n != fs->root) {
 		n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
-		if (!n->nlookup)
+		if (!n->nlookup && !n->opens)
 			node_free_locked(fs, n, &ino, &root);
 	}
 	unlock_put(fs, ino, root);
@@ -936,28 +939,160 @@ static void op_readlink(fuse_req_t req, fuse_ino_t id)
 	fuse_reply_readlink(req, buf);
 }
 
+/*
+ * An open regular file.  It reads through one member of its node: the
+ * node's inode, or under share_nodes, once the node stands for several
+ * images, any of their inodes that is still in the node's shared object.
+ */
+struct open_file {
+	struct node *n;
+	pthread_mutex_t lock;
+	eshare_inode *ino;	/* the member it reads through (referenced) */
+	uint64_t object;	/* the object @ino was last found in (0: not yet) */
+	uint64_t failures;	/* @ino's image's verify_failures before that */
+};
+
+/* The verify failures of @ino's image so far (it only grows). */
+static uint64_t member_failures(eshare_inode *ino)
+{
+	struct eshare_stats st = ESHARE_STATS_INIT;
+
+	if (eshare_image_stats(eshare_inode_image(ino), &st))
+		return UINT64_MAX;
+	return st.verify_failures;
+}
+
+/*
+ * Whether member @ino still reads through shared object @obj; *failures
+ * gets its image's failure count from before the check.  A member leaves
+ * its object when a fill from its image fails the page proof, and the
+ * library counts the failure before the member reads privately; so as long
+ * as that count stays at *failures, the member is still in.
+ */
+static bool member_in(eshare_inode *ino, uint64_t obj, uint64_t *failures)
+{
+	struct eshare_file_identity id = ESHARE_FILE_IDENTITY_INIT;
+
+	*failures = member_failures(ino);
+	return !eshare_file_identity(ino, 0, &id) && (id.flags & ESHARE_IDENTITY_SHARED) &&
+	       id.object == obj;
+}
+
+/* The most members one switch looks at. */
+#define MAX_MEMBERS 64
+
+/*
+ * Make @of read through another member of its node that is still in @obj
+ * than @bad (the image whose member failed).  The node reads through it
+ * from now on too.  0, or -EIO if no member is left.
+ */
+static int switch_member(struct fs *fs, struct open_file *of, eshare_image *bad, uint64_t obj)
+{
+	struct fimage *fimgs[MAX_MEMBERS];
+	eshare_inode *inos[MAX_MEMBERS], *roots[MAX_MEMBERS], *old = NULL, *root = NULL;
+	struct node *n = of->n;
+	struct alias *a;
+	uint64_t failures = 0;
+	unsigned k = 0, i, pick = MAX_MEMBERS;
+
+	pthread_mutex_lock(&fs->lock);
+	for (a = n->aliases; a && k < MAX_MEMBERS; a = a->node_next) {
+		if (!a->fimg->img || a->fimg->removed || a->fimg->img == bad ||
+		    eshare_inode_open(&inos[k], a->fimg->img, a->kino))
+			continue;
+		fimgs[k] = a->fimg;
+		a->fimg->refs++;
+		k++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	for (i = 0; i < k && pick == MAX_MEMBERS; i++)
+		if (member_in(inos[i], obj, &failures))
+			pick = i;
+	if (pick < k) {
+		pthread_mutex_lock(&of->lock);
+		old = of->ino;
+		of->ino = eshare_inode_get(inos[pick]);
+		of->object = obj;
+		of->failures = failures;
+		pthread_mutex_unlock(&of->lock);
+		eshare_inode_put(old);
+		old = NULL;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (pick < k && n->fimg && n->fimg->img == bad) {
+		/* later opens start from the member that is in */
+		old = n->ino;
+		n->ino = eshare_inode_get(inos[pick]);
+		fimgs[pick]->refs++;
+		fimage_put_locked(n->fimg, &root);
+		n->fimg = fimgs[pick];
+	}
+	for (i = 0; i < k; i++) {
+		roots[i] = NULL;
+		fimage_put_locked(fimgs[i], &roots[i]);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	for (i = 0; i < k; i++) {
+		eshare_inode_put(inos[i]);
+		eshare_inode_put(roots[i]);	/* its image went meanwhile */
+	}
+	eshare_inode_put(old);
+	eshare_inode_put(root);
+	return pick < k ? 0 : -EIO;
+}
+
+/* Close @of; its node goes if the kernel forgot it meanwhile. */
+static void op_release_file(struct fs *fs, struct open_file *of)
+{
+	eshare_inode *ino = NULL, *root = NULL;
+	struct node *n = of->n;
+
+	eshare_inode_put(of->ino);
+	pthread_mutex_destroy(&of->lock);
+	free(of);
+	pthread_mutex_lock(&fs->lock);
+	if (!--n->opens && !n->nlookup && n != fs->root)
+		node_free_locked(fs, n, &ino, &root);
+	unlock_put(fs, ino, root);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
-	struct node *n = get_node(fs, id);
-	eshare_inode *ino;
-	bool removed;
+	struct node *n;
+	struct open_file *of;
+	int err = 0;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		reply_err(req, FOP_OPEN, -EROFS);
 		return;
 	}
-	if (!n) {
-		reply_err(req, FOP_OPEN, -ESTALE);
+	of = calloc(1, sizeof(*of));
+	if (!of) {
+		reply_err(req, FOP_OPEN, -ENOMEM);
 		return;
 	}
-	ino = node_inode(fs, n, &removed);
-	if (!ino || removed) {
-		eshare_inode_put(ino);
-		reply_err(req, FOP_OPEN, ino ? -ENOENT : -EISDIR);
+	pthread_mutex_lock(&fs->lock);
+	n = node_by_id(fs, id);
+	if (!n)
+		err = -ESTALE;
+	else if (!n->ino)
+		err = -EISDIR;
+	else if (n->fimg && n->fimg->removed)
+		err = -ENOENT;
+	if (!err) {
+		of->n = n;
+		of->ino = eshare_inode_get(n->ino);
+		n->opens++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (err) {
+		free(of);
+		reply_err(req, FOP_OPEN, err);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)ino;
+	pthread_mutex_init(&of->lock, NULL);
+	fi->fh = (uint64_t)(uintptr_t)of;
 	if (fs->direct_io) {
 		fi->direct_io = 1;
 	} else {
@@ -966,16 +1101,92 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	fi->noflush = 1;
 	count_ok(fs, FOP_OPEN);
 	if (fuse_reply_open(req, fi))
+		op_release_file(fs, of);
+}
+
+/* Read [@off, @off + @size) whole, or up to the end of the file. */
+static ssize_t read_full(eshare_inode *ino, char *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		ssize_t r = eshare_pread(ino, buf + done, size - done, (uint64_t)off + done);
+
+		if (r < 0)
+			return r;
+		if (!r)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * Read for @of.  A node that stands for several images answers only with
+ * bytes of a member that is still in the shared object they were merged
+ * by, checked after the read: a member that leaves reads its own image's
+ * bytes, which may be anything.  If it left, or failed, another member
+ * reads; if none is left in, the read fails with EIO.
+ */
+static ssize_t read_member(struct fs *fs, struct open_file *of, char *buf, size_t size,
+			   off_t off)
+{
+	unsigned attempt;
+
+	for (attempt = 0; attempt <= MAX_MEMBERS; attempt++) {
+		eshare_inode *ino;
+		uint64_t seen, failures, obj;
+		ssize_t r;
+		int err;
+
+		pthread_mutex_lock(&of->lock);
+		ino = eshare_inode_get(of->ino);
+		seen = of->object;
+		failures = of->failures;
+		pthread_mutex_unlock(&of->lock);
+		r = read_full(ino, buf, size, off);
+		obj = atomic_load(&of->n->object);
+		if (!obj || (r >= 0 && seen == obj && member_failures(ino) == failures)) {
+			eshare_inode_put(ino);
+			return r;
+		}
+		if (member_in(ino, obj, &failures)) {
+			if (r >= 0) {
+				pthread_mutex_lock(&of->lock);
+				if (of->ino == ino) {
+					of->object = obj;
+					of->failures = failures;
+				}
+				pthread_mutex_unlock(&of->lock);
+				eshare_inode_put(ino);
+				return r;
+			}
+			/* its image fails: another member may read */
+			err = switch_member(fs, of, eshare_inode_image(ino), obj);
+			eshare_inode_put(ino);
+			if (err)
+				return r;
+			continue;
+		}
+		err = switch_member(fs, of, eshare_inode_image(ino), obj);
+		if (err) {
+			report(fs, of->n, "read (no image of it is still in its shared object)",
+			       NULL, err);
+			eshare_inode_put(ino);
+			return err;
+		}
 		eshare_inode_put(ino);
+	}
+	return -EIO;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
-	eshare_inode *ino = (eshare_inode *)(uintptr_t)fi->fh;
-	size_t done = 0;
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 	char *buf;
+	ssize_t r;
 
 	if (size > READ_MAX)
 		size = READ_MAX;
@@ -984,24 +1195,14 @@ static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 		reply_err(req, FOP_READ, -ENOMEM);
 		return;
 	}
-	while (done < size) {
-		ssize_t r = eshare_pread(ino, buf + done, size - done, (uint64_t)off + done);
-
-		if (r < 0) {
-			struct node *n = get_node(fs, id);
-
-			if (n)
-				report(fs, n, "read", NULL, (int)r);
-			free(buf);
-			reply_err(req, FOP_READ, (int)r);
-			return;
-		}
-		if (!r)
-			break;
-		done += (size_t)r;
+	r = read_member(fs, of, buf, size, off);
+	if (r < 0) {
+		report(fs, of->n, "read", NULL, (int)r);
+		reply_err(req, FOP_READ, (int)r);
+	} else {
+		count_ok(fs, FOP_READ);
+		fuse_reply_buf(req, buf, (size_t)r);
 	}
-	count_ok(fs, FOP_READ);
-	fuse_reply_buf(req, buf, done);
 	free(buf);
 }
 
@@ -1009,7 +1210,7 @@ static void op_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 
-	eshare_inode_put((eshare_inode *)(uintptr_t)fi->fh);
+	op_release_file(fs, (struct open_file *)(uintptr_t)fi->fh);
 	count_ok(fs, FOP_RELEASE);
 	fuse_reply_err(req, 0);
 }
