@@ -112,14 +112,6 @@ static ssize_t read_at(eshare_image *img, const char *path, void *buf, size_t le
  * manifest the kernel mount gave. */
 static uint8_t truth[BIG_SIZE];
 
-static const struct manifest_entry *manifest_find(const struct manifest *m, const char *path)
-{
-	for (size_t i = 0; i < m->n; i++)
-		if (!strcmp(m->e[i].path, path))
-			return &m->e[i];
-	return NULL;
-}
-
 static void load_truth(void)
 {
 	static bool done;
