@@ -585,9 +585,9 @@ static void *lower_worker(void *arg)
 		else if (e->m.flags & (EF_MAP_ENCODED | EF_MAP_FRAGMENT))
 			rc = ef_decode_extent(lw->fs, ino, &e->m, out, &s);
 		else if (e->m.flags & EF_MAP_META)
-			rc = ef_meta_read(lw->fs, ino->in_metabox, e->m.pa, out, llen);
+			rc = ef_read_metadata(lw->fs, ino->in_metabox, e->m.pa, out, llen);
 		else
-			rc = ef_read_phys(lw->fs, e->m.dev, e->m.pa, out, llen);
+			rc = ef_read_device_raw(lw->fs, e->m.dev, e->m.pa, out, llen);
 		if (rc)
 			die("decode", rc);
 		bytes += llen;

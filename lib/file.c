@@ -156,7 +156,7 @@ static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index,
 		return 0;
 	}
 	if (m->flags & EF_MAP_META)
-		return ef_meta_read(fs, f->ei->in_metabox, m->pa + (pos - m->la),
+		return ef_read_metadata(fs, f->ei->in_metabox, m->pa + (pos - m->la),
 				    page + (pos - pstart), stop - pos);
 	/* read ahead whole pages of this extent that follow, if not cached */
 	ra_end = stop;
@@ -176,18 +176,18 @@ static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index,
 			ra_end = limit;
 	}
 	if (ra_end == stop)
-		return ef_read_phys(fs, m->dev, m->pa + (pos - m->la), page + (pos - pstart),
+		return ef_read_device_raw(fs, m->dev, m->pa + (pos - m->la), page + (pos - pstart),
 				    stop - pos);
 	n = (size_t)(ra_end - pos);
 	s = ef_scratch_get();
 	if (!s || ef_scratch_reserve(&s->out, &s->out_cap, n)) {
 		if (s)
 			ef_scratch_put(s);
-		return ef_read_phys(fs, m->dev, m->pa + (pos - m->la), page + (pos - pstart),
+		return ef_read_device_raw(fs, m->dev, m->pa + (pos - m->la), page + (pos - pstart),
 				    stop - pos);
 	}
 	buf = s->out;
-	rc = ef_read_phys(fs, m->dev, m->pa + (pos - m->la), buf, n);
+	rc = ef_read_device_raw(fs, m->dev, m->pa + (pos - m->la), buf, n);
 	if (!rc) {
 		memcpy(page, buf, PC_PAGE_SIZE);
 		for (uint64_t off = PC_PAGE_SIZE; off < n; off += PC_PAGE_SIZE) {
@@ -465,9 +465,9 @@ int eshare_uncached_read(eshare_image *img, struct ef_inode *ei, void *buf, size
 		} else if (!(m.flags & (EF_MAP_ENCODED | EF_MAP_FRAGMENT))) {
 			/* raw bytes: inline in the metadata, or in a data block */
 			if (m.flags & EF_MAP_META)
-				rc = ef_meta_read(fs, ei->in_metabox, m.pa + (off - m.la), d, n);
+				rc = ef_read_metadata(fs, ei->in_metabox, m.pa + (off - m.la), d, n);
 			else
-				rc = ef_read_phys(fs, m.dev, m.pa + (off - m.la), d, n);
+				rc = ef_read_device_raw(fs, m.dev, m.pa + (off - m.la), d, n);
 		} else if (m.llen > EF_MAX_LLEN) {
 			rc = ef_corrupt(fs, ei->nid, "extent of %llu bytes",
 					(unsigned long long)m.llen);

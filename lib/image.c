@@ -63,7 +63,9 @@ static int io_read_meta(void *ctx, void *buf, size_t len, uint64_t off)
 static int io_read_internal(void *ctx, struct ef_inode *ino, void *buf, size_t len, uint64_t off)
 {
 	eshare_image *img = ctx;
-	struct read_ctx rd = { .obj = img->internal_obj[ino->internal == EF_INTERNAL_PACKED ? 0 : 1] };
+	struct read_ctx rd = {
+		.obj = ino->internal == EF_INTERNAL_PACKED ? img->packed_obj : img->metabox_obj,
+	};
 
 	return eshare_cached_read(img, ino, &rd, buf, len, off);
 }
@@ -93,9 +95,10 @@ static void drop_objects(eshare_image *img)
 
 	if (img->meta_obj)
 		pc_object_drop(c, img->meta_obj);
-	for (int i = 0; i < 2; i++)
-		if (img->internal_obj[i])
-			pc_object_drop(c, img->internal_obj[i]);
+	if (img->packed_obj)
+		pc_object_drop(c, img->packed_obj);
+	if (img->metabox_obj)
+		pc_object_drop(c, img->metabox_obj);
 }
 
 static void image_free(eshare_image *img)
@@ -227,8 +230,8 @@ int eshare_image_attach(eshare_image **out, eshare_domain *d, eshare_backend *pr
 			goto fail;
 	}
 	img->meta_obj = pc_object_new(d->cache, PC_CLASS_META);
-	img->internal_obj[0] = pc_object_new(d->cache, PC_CLASS_META);
-	img->internal_obj[1] = pc_object_new(d->cache, PC_CLASS_META);
+	img->packed_obj = pc_object_new(d->cache, PC_CLASS_META);
+	img->metabox_obj = pc_object_new(d->cache, PC_CLASS_META);
 	io = (struct ef_io){
 		.ctx = img,
 		.read = io_read,

@@ -129,7 +129,8 @@ struct eshare_image {
 	unsigned ndevs;
 	struct ef_fs *fs;
 	uint64_t meta_obj;
-	uint64_t internal_obj[2]; /* packed, metabox */
+	uint64_t packed_obj;  /* the packed inode's data (tails, fragments) */
+	uint64_t metabox_obj; /* the metabox inode's data (metadata) */
 	pthread_rwlock_t bind_lock;
 	struct binding **binds; /* open addressing by nid */
 	size_t binds_cap, binds_n;

@@ -158,9 +158,9 @@ static int read_pcluster(struct ef_fs *fs, struct ef_inode *ino, const struct ef
 	int err;
 
 	if (map->flags & EF_MAP_META)
-		return ef_meta_read(fs, ino->in_metabox, pa, buf, len);
+		return ef_read_metadata(fs, ino->in_metabox, pa, buf, len);
 	if (!s || map->dev || fs->ndevices || len >= RAW_WINDOW)
-		return ef_read_phys(fs, map->dev, pa, buf, len);
+		return ef_read_device_raw(fs, map->dev, pa, buf, len);
 	if (s->win && s->win_fs == fs->id && pa >= s->win_start &&
 	    pa - s->win_start <= s->win_len && len <= s->win_len - (pa - s->win_start)) {
 		memcpy(buf, s->win + (pa - s->win_start), len);
@@ -171,19 +171,19 @@ static int read_pcluster(struct ef_fs *fs, struct ef_inode *ino, const struct ef
 	if (s->seq_fs != fs->id || s->seq_next != pa || pa >= fs->devices[0].size) {
 		s->seq_fs = fs->id;
 		s->seq_next = pa + len;
-		return ef_read_phys(fs, 0, pa, buf, len);
+		return ef_read_device_raw(fs, 0, pa, buf, len);
 	}
 	if (!s->win && !(s->win = malloc(RAW_WINDOW)))
-		return ef_read_phys(fs, 0, pa, buf, len);
+		return ef_read_device_raw(fs, 0, pa, buf, len);
 	avail = fs->devices[0].size - pa;
 	s->win_len = avail < RAW_WINDOW ? avail : RAW_WINDOW;
 	s->win_start = pa;
 	s->win_fs = 0; /* holds nothing valid until the read succeeds */
-	err = ef_read_phys(fs, 0, pa, s->win, s->win_len);
+	err = ef_read_device_raw(fs, 0, pa, s->win, s->win_len);
 	if (err || len > s->win_len) {
 		/* a fault ahead of this pcluster is not this read's business */
 		s->win_fs = 0;
-		return ef_read_phys(fs, 0, pa, buf, len);
+		return ef_read_device_raw(fs, 0, pa, buf, len);
 	}
 	s->win_fs = fs->id;
 	memcpy(buf, s->win, len);
@@ -373,7 +373,7 @@ static int decode_fragment(struct ef_fs *fs, struct ef_inode *ino, const struct 
 	if (map->pa > packed->size || map->llen > packed->size - map->pa)
 		return ef_corrupt(fs, ino->nid, "fragment [%llu, +%llu) beyond the packed inode",
 				  (unsigned long long)map->pa, (unsigned long long)map->llen);
-	return ef_read(fs, packed, out, map->llen, map->pa);
+	return ef_read_data_via_io(fs, packed, out, map->llen, map->pa);
 }
 
 /*

@@ -32,7 +32,7 @@ static int read_dblock(struct ef_fs *fs, struct ef_inode *dir, uint64_t j, struc
 	int rc;
 
 	b->maxsize = dir->size - start < fs->blksz ? (uint32_t)(dir->size - start) : fs->blksz;
-	rc = ef_read(fs, dir, b->buf, b->maxsize, start);
+	rc = ef_read_data_via_io(fs, dir, b->buf, b->maxsize, start);
 	if (rc)
 		return rc;
 	if (b->maxsize < sizeof(struct erofs_dirent))

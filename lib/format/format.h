@@ -45,7 +45,7 @@ struct ef_io {
 	int (*read_meta)(void *ctx, void *buf, size_t len, uint64_t off);
 	/*
 	 * Data of the packed and metabox inodes, which are read very often in
-	 * small pieces; may be cached.  NULL = ef_read_direct().
+	 * small pieces; may be cached.  NULL = ef_read_data_uncached().
 	 */
 	int (*read_internal)(void *ctx, struct ef_inode *ino, void *buf, size_t len, uint64_t off);
 	/* Told of each corruption found (nid ~0 for the superblock). */
@@ -186,9 +186,15 @@ uint32_t ef_crc32c(uint32_t crc, const void *data, size_t len);
 int ef_corrupt(const struct ef_fs *fs, uint64_t nid, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* io.c: bounded reads */
-int ef_meta_read(const struct ef_fs *fs, bool in_metabox, uint64_t pos, void *buf, size_t len);
-int ef_read_phys(const struct ef_fs *fs, unsigned dev, uint64_t pa, void *buf, size_t len);
+/*
+ * io.c: bounded raw reads.  ef_read_metadata(): metadata bytes at position
+ * @pos of a meta space (the primary device through io.read_meta, or the
+ * metabox inode's data through ef_read_data_via_io()).
+ * ef_read_device_raw(): raw bytes at physical address @pa (unified address
+ * space when @dev is 0, else relative to device @dev) through io.read.
+ */
+int ef_read_metadata(const struct ef_fs *fs, bool in_metabox, uint64_t pos, void *buf, size_t len);
+int ef_read_device_raw(const struct ef_fs *fs, unsigned dev, uint64_t pa, void *buf, size_t len);
 /* Whether [pa, pa+len) of device @dev lies on the primary device. */
 bool ef_phys_is_primary(const struct ef_fs *fs, unsigned dev, uint64_t pa, size_t len);
 
@@ -204,12 +210,19 @@ uint64_t ef_inode_datapos(const struct ef_inode *ino);
 /* map.c: flat, inline and chunk layouts; compressed ones go to ef_zmap() */
 int ef_map(struct ef_fs *fs, struct ef_inode *ino, uint64_t pos, struct ef_map *map);
 /*
- * Read @len bytes at @off of any inode's data, decoding as needed, with no
- * cache.  Holes read as zeros; reading past i_size is -EFSCORRUPTED.
+ * An inode's data, mapped and decoded here with no cache: @len bytes at
+ * @off of any inode.  Holes read as zeros; reading past i_size is
+ * -EFSCORRUPTED.
  */
-int ef_read_direct(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len, uint64_t off);
-/* ef_read_direct(), or io.read_internal for the packed and metabox inodes. */
-int ef_read(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len, uint64_t off);
+int ef_read_data_uncached(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len,
+			  uint64_t off);
+/*
+ * An inode's data through the I/O boundary: io.read_internal (which may
+ * cache) for the packed and metabox inodes, ef_read_data_uncached() for
+ * any other.
+ */
+int ef_read_data_via_io(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len,
+			uint64_t off);
 
 /* zmap.c: compressed layouts */
 int ef_zinfo_init(struct ef_fs *fs, struct ef_inode *ino);

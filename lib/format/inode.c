@@ -162,7 +162,7 @@ int ef_iget(struct ef_fs *fs, uint64_t nid, struct ef_inode *out)
 	/* past the image's end is the image's fault; a failed read is the device's */
 	if (!inode_fits(fs, &ino, sizeof(di.c)))
 		return ef_corrupt(fs, nid, "inode past the image's end");
-	rc = ef_meta_read(fs, ino.in_metabox, ino.iloc, &di.c, sizeof(di.c));
+	rc = ef_read_metadata(fs, ino.in_metabox, ino.iloc, &di.c, sizeof(di.c));
 	if (rc)
 		return rc;
 	fmt = ef_le16(&di.c.i_format);
@@ -187,7 +187,7 @@ int ef_iget(struct ef_fs *fs, uint64_t nid, struct ef_inode *out)
 	if (ino.extended) {
 		if (!inode_fits(fs, &ino, sizeof(di.e)))
 			return ef_corrupt(fs, nid, "inode past the image's end");
-		rc = ef_meta_read(fs, ino.in_metabox, ino.iloc, &di.e, sizeof(di.e));
+		rc = ef_read_metadata(fs, ino.in_metabox, ino.iloc, &di.e, sizeof(di.e));
 		if (rc)
 			return rc;
 		ino.inode_isize = sizeof(di.e);

@@ -26,7 +26,7 @@ bool ef_phys_is_primary(const struct ef_fs *fs, unsigned dev, uint64_t pa, size_
 	return true;
 }
 
-int ef_read_phys(const struct ef_fs *fs, unsigned dev, uint64_t pa, void *buf, size_t len)
+int ef_read_device_raw(const struct ef_fs *fs, unsigned dev, uint64_t pa, void *buf, size_t len)
 {
 	const struct ef_device *d;
 
@@ -59,7 +59,7 @@ int ef_read_phys(const struct ef_fs *fs, unsigned dev, uint64_t pa, void *buf, s
 	return fs->io.read(fs->io.ctx, dev, buf, len, pa);
 }
 
-int ef_meta_read(const struct ef_fs *fs, bool in_metabox, uint64_t pos, void *buf, size_t len)
+int ef_read_metadata(const struct ef_fs *fs, bool in_metabox, uint64_t pos, void *buf, size_t len)
 {
 	if (!len)
 		return 0;
@@ -69,7 +69,7 @@ int ef_meta_read(const struct ef_fs *fs, bool in_metabox, uint64_t pos, void *bu
 		if (!range_ok(pos, len, fs->metabox->size))
 			return ef_corrupt(fs, ~0ull, "metadata at %llu past the metabox's end",
 					  (unsigned long long)pos);
-		return ef_read((struct ef_fs *)fs, fs->metabox, buf, len, pos);
+		return ef_read_data_via_io((struct ef_fs *)fs, fs->metabox, buf, len, pos);
 	}
 	if (!range_ok(pos, len, fs->devices[0].size))
 		return -EIO;

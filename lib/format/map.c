@@ -51,7 +51,7 @@ static int map_chunk(struct ef_fs *fs, struct ef_inode *ino, uint64_t pos, struc
 	uint8_t e[8];
 	int rc;
 
-	rc = ef_meta_read(fs, ino->in_metabox, base + k * unit, e, unit);
+	rc = ef_read_metadata(fs, ino->in_metabox, base + k * unit, e, unit);
 	if (rc)
 		return rc;
 	m->la = k << ino->chunkbits;
@@ -192,11 +192,11 @@ static int read_mapped(struct ef_fs *fs, struct ef_inode *ino, const struct ef_m
 	}
 	if (!(m->flags & (EF_MAP_ENCODED | EF_MAP_FRAGMENT))) {
 		if (m->flags & EF_MAP_META)
-			return ef_meta_read(fs, ino->in_metabox, m->pa + (off - m->la), dst, n);
+			return ef_read_metadata(fs, ino->in_metabox, m->pa + (off - m->la), dst, n);
 		/* directory and symlink blocks are metadata: read them cached */
 		if (!S_ISREG(ino->mode) && ef_phys_is_primary(fs, m->dev, m->pa + (off - m->la), n))
-			return ef_meta_read(fs, false, m->pa + (off - m->la), dst, n);
-		return ef_read_phys(fs, m->dev, m->pa + (off - m->la), dst, n);
+			return ef_read_metadata(fs, false, m->pa + (off - m->la), dst, n);
+		return ef_read_device_raw(fs, m->dev, m->pa + (off - m->la), dst, n);
 	}
 	if (m->llen > EF_MAX_LLEN)
 		return ef_corrupt(fs, ino->nid, "extent of %llu bytes",
@@ -213,7 +213,8 @@ static int read_mapped(struct ef_fs *fs, struct ef_inode *ino, const struct ef_m
 	return rc;
 }
 
-int ef_read_direct(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len, uint64_t off)
+int ef_read_data_uncached(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len,
+			  uint64_t off)
 {
 	uint8_t *dst = buf;
 	uint64_t end;
@@ -242,14 +243,15 @@ int ef_read_direct(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len
 	return 0;
 }
 
-int ef_read(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len, uint64_t off)
+int ef_read_data_via_io(struct ef_fs *fs, struct ef_inode *ino, void *buf, size_t len,
+			uint64_t off)
 {
 	if (fs->io.read_internal && ino->internal) {
 		if (off > ino->size || len > ino->size - off)
 			return ef_corrupt(fs, ino->nid, "read past the end of an internal inode");
 		return fs->io.read_internal(fs->io.ctx, ino, buf, len, off);
 	}
-	return ef_read_direct(fs, ino, buf, len, off);
+	return ef_read_data_uncached(fs, ino, buf, len, off);
 }
 
 /*
@@ -270,7 +272,7 @@ ssize_t ef_readlink(struct ef_fs *fs, struct ef_inode *ino, char *buf, size_t le
 	tmp = malloc(want ? want : 1);
 	if (!tmp)
 		return -ENOMEM;
-	rc = ef_read(fs, ino, tmp, want, 0);
+	rc = ef_read_data_via_io(fs, ino, tmp, want, 0);
 	if (rc) {
 		free(tmp);
 		return rc;

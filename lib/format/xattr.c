@@ -6,7 +6,7 @@
  * An inode's xattr area follows the inode in its meta space: a 12-byte
  * header (bloom filter, shared count), the shared ids, then inline entries.
  * Shared entries live in the shared xattr area.  Everything is read through
- * ef_meta_read(), which bounds every range, so entries may straddle block
+ * ef_read_metadata(), which bounds every range, so entries may straddle block
  * boundaries.  The observable behaviour follows the kernel (6.18) as seen
  * through the VFS: inline entries are visited before shared ones, duplicate
  * names are listed twice, names without a namespace are never listed nor
@@ -106,7 +106,7 @@ static int xattr_area_load(struct ef_fs *fs, const struct ef_inode *ino, struct 
 		if (!a->buf)
 			return -ENOMEM;
 	}
-	rc = ef_meta_read(fs, ino->in_metabox, ino->iloc + ino->inode_isize, a->buf, size);
+	rc = ef_read_metadata(fs, ino->in_metabox, ino->iloc + ino->inode_isize, a->buf, size);
 	if (rc) {
 		xattr_area_release(a);
 		return rc;
@@ -175,13 +175,13 @@ static int iterate_shared(struct ef_fs *fs, const struct ef_inode *ino,
 		struct xattr_ent e;
 		int rc;
 
-		rc = ef_meta_read(fs, in_metabox, pos, hdr, sizeof(hdr));
+		rc = ef_read_metadata(fs, in_metabox, pos, hdr, sizeof(hdr));
 		if (rc)
 			return rc;
 		e.name_len = hdr[0];
 		e.name_index = hdr[1];
 		e.value_size = ef_le16(hdr + 2);
-		rc = ef_meta_read(fs, in_metabox, pos + XATTR_ENTRY_SIZE, name, e.name_len);
+		rc = ef_read_metadata(fs, in_metabox, pos + XATTR_ENTRY_SIZE, name, e.name_len);
 		if (rc)
 			return rc;
 		e.name = name;
@@ -212,7 +212,7 @@ static int xattr_value_read(struct ef_fs *fs, const struct xattr_ent *e, void *b
 		memcpy(buf, e->value, e->value_size);
 		return 0;
 	}
-	return ef_meta_read(fs, e->value_in_metabox, e->value_pos, buf, e->value_size);
+	return ef_read_metadata(fs, e->value_in_metabox, e->value_pos, buf, e->value_size);
 }
 
 /*
@@ -473,9 +473,9 @@ static int prefix_read(struct ef_fs *fs, struct ef_inode *src, uint64_t pos, voi
 		if (pos > src->size || len > src->size - pos)
 			return ef_corrupt(fs, ~0ull, "xattr prefix table past the end of nid %llu",
 					  (unsigned long long)src->nid);
-		return ef_read(fs, src, buf, len, pos);
+		return ef_read_data_via_io(fs, src, buf, len, pos);
 	}
-	return ef_meta_read(fs, false, pos, buf, len);
+	return ef_read_metadata(fs, false, pos, buf, len);
 }
 
 int ef_load_prefixes(struct ef_fs *fs)

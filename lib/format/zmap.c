@@ -97,7 +97,7 @@ static int z_load_full(struct ef_fs *fs, struct ef_inode *ino, uint64_t lcn,
 		return ef_corrupt(fs, ino->nid, "lcluster %llu beyond the file",
 				  (unsigned long long)lcn);
 	pos = z_header_pos(ino) + 16 + lcn * Z_FULL_INDEX_SIZE;
-	err = ef_meta_read(fs, ino->in_metabox, pos, di, sizeof(di));
+	err = ef_read_metadata(fs, ino->in_metabox, pos, di, sizeof(di));
 	if (err)
 		return err;
 	memset(m, 0, sizeof(*m));
@@ -183,7 +183,7 @@ static int z_load_compact(struct ef_fs *fs, struct ef_inode *ino, uint64_t lcn,
 	if (pc && pc->len == packsz && pc->pos == packpos) {
 		pack = pc->b;
 	} else {
-		err = ef_meta_read(fs, ino->in_metabox, packpos, buf, packsz);
+		err = ef_read_metadata(fs, ino->in_metabox, packpos, buf, packsz);
 		if (err)
 			return err;
 		if (pc) {
@@ -538,7 +538,7 @@ static int z_map_lcluster(struct ef_fs *fs, struct ef_inode *ino, uint64_t pos,
 static int z_ext_read(struct ef_fs *fs, struct ef_inode *ino, uint64_t pos, uint8_t *buf,
 		      unsigned n, unsigned recsz)
 {
-	return ef_meta_read(fs, ino->in_metabox, pos, buf, (size_t)n * recsz);
+	return ef_read_metadata(fs, ino->in_metabox, pos, buf, (size_t)n * recsz);
 }
 
 static int z_map_extents(struct ef_fs *fs, struct ef_inode *ino, uint64_t pos,
@@ -562,7 +562,7 @@ static int z_map_extents(struct ef_fs *fs, struct ef_inode *ino, uint64_t pos,
 
 		if (recsz == 4) {
 			/* le64 base, then plens: pa of record k sums the earlier ones */
-			err = ef_meta_read(fs, ino->in_metabox, rpos, buf, 8);
+			err = ef_read_metadata(fs, ino->in_metabox, rpos, buf, 8);
 			if (err)
 				return err;
 			pa = ef_le64(buf);
@@ -733,7 +733,7 @@ int ef_zinfo_init(struct ef_fs *fs, struct ef_inode *ino)
 	int err;
 
 	memset(z, 0, sizeof(*z));
-	err = ef_meta_read(fs, ino->in_metabox, hpos, h, sizeof(h));
+	err = ef_read_metadata(fs, ino->in_metabox, hpos, h, sizeof(h));
 	if (err)
 		return err;
 

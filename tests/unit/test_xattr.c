@@ -672,7 +672,7 @@ START_TEST(test_long_prefix)
 	/* /xattr/trusted stores its trusted.overlay.* names with the prefix */
 	walk_ok(f.fs, "/xattr/trusted", &ino);
 	ck_assert_uint_le(ino.xattr_isize, sizeof(area));
-	ck_assert_int_eq(ef_meta_read(f.fs, ino.in_metabox, ino.iloc + ino.inode_isize, area,
+	ck_assert_int_eq(ef_read_metadata(f.fs, ino.in_metabox, ino.iloc + ino.inode_isize, area,
 				      ino.xattr_isize), 0);
 	for (uint32_t pos = 12 + 4u * area[4]; pos + 4 <= ino.xattr_isize;
 	     pos += (4u + area[pos] + ef_le16(area + pos + 2) + 3u) & ~3u)
@@ -712,7 +712,7 @@ START_TEST(test_filter)
 		ssize_t n;
 
 		walk_ok(f.fs, paths[p], &ino);
-		ck_assert_int_eq(ef_meta_read(f.fs, false, ino.iloc + ino.inode_isize, hdr, 12), 0);
+		ck_assert_int_eq(ef_read_metadata(f.fs, false, ino.iloc + ino.inode_isize, hdr, 12), 0);
 		ck_assert_uint_ne(ef_le32(hdr), 0);
 		n = ef_listxattr(f.fs, &ino, list, sizeof(list));
 		ck_assert_int_gt(n, 0);
@@ -838,7 +838,7 @@ static void check_prefix_location(const char *image, bool metabox)
 	ssize = src->size;
 	stream = malloc(ssize);
 	ck_assert_ptr_nonnull(stream);
-	ck_assert_int_eq(ef_read(f.fs, src, stream, ssize, 0), 0);
+	ck_assert_int_eq(ef_read_data_via_io(f.fs, src, stream, ssize, 0), 0);
 	for (ps = 4096; ps < ssize; ps += 4)
 		if (record_at(stream, ssize, ps) &&
 		    (ps + 3 > f.mem.size[0] || memcmp(stream + ps, f.mem.data[0] + ps, 3)))

@@ -1018,7 +1018,7 @@ static void make_lz4_plain_sb(struct img *im)
 	size = pk->size;
 	start = (im->n + blksz - 1) & ~(blksz - 1);
 	img_grow(im, start + ((size + blksz - 1) & ~(blksz - 1)));
-	ck_assert_int_eq(ef_read_direct(fs, pk, im->d + start, size, 0), 0);
+	ck_assert_int_eq(ef_read_data_uncached(fs, pk, im->d + start, size, 0), 0);
 	ef_fs_close(fs);
 
 	/* the packed inode: flat plain at @start */
