@@ -302,7 +302,7 @@ static void handle(struct fs *fs, int fd)
 			reply(fd, -EINVAL, "the mount serves one image as its root", NULL);
 			goto out;
 		}
-		err = fs_add_image(fs, argv[1], argv[2], devs, nd, msg, sizeof(msg));
+		err = fs_add_image(fs, argv[1], argv[2], devs, nd, false, msg, sizeof(msg));
 		if (err)
 			fs_log(fs, LOG_ERR, "add %s: %s", argv[1], msg);
 		else

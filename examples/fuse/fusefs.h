@@ -122,12 +122,13 @@ int fs_init(struct fs *fs);
 void fs_destroy(struct fs *fs);
 
 /*
- * Open @path (plus @devices) into the domain as image @name and serve it.
+ * Open @path (plus @devices; with @devices_if_needed only if it does not
+ * attach without them) into the domain and serve it as image @name.
  * @msg gets a reason on failure.  0 or a negative errno (-EEXIST for a
  * name in use).
  */
 int fs_add_image(struct fs *fs, const char *name, const char *path, const char *const *devices,
-		 unsigned ndevices, char *msg, size_t msglen);
+		 unsigned ndevices, bool devices_if_needed, char *msg, size_t msglen);
 /* Hide image @name, invalidate what the kernel cached of it.  0 or -ENOENT. */
 int fs_remove_image(struct fs *fs, const char *name);
 /* Text or JSON report of the counters into a malloc'ed string. */

@@ -14,6 +14,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "common.h"
 #include "fusefs.h"
 
 #define MAX_IMAGES 4096
@@ -65,50 +66,6 @@ static void usage(FILE *f)
 "  -V, --version       versions of this program and libsharecache\n"
 "\n"
 "Exit status: 0 after a clean unmount, 1 on failure, 2 on a usage error.\n");
-}
-
-static int parse_size(uint64_t *out, const char *s)
-{
-	static const char *const suf[] = { "", "K", "M", "G", "T" };
-	static const char *const suf2[] = { "", "KiB", "MiB", "GiB", "TiB" };
-	uint64_t v = 0;
-	unsigned i;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	for (i = 0; i < 5; i++) {
-		if (!strcmp(s, suf[i]) || (i && !strcmp(s, suf2[i]))) {
-			if (i && v > (UINT64_MAX >> (10 * i)))
-				return -EINVAL;
-			*out = v << (10 * i);
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-static int parse_policy(uint32_t *out, const char *s)
-{
-	static const struct {
-		const char *name;
-		uint32_t policy;
-	} names[] = { { "off", ESHARE_SHARE_OFF },
-		      { "trust", ESHARE_SHARE_TRUST },
-		      { "verify", ESHARE_SHARE_VERIFY },
-		      { "compute", ESHARE_SHARE_COMPUTE } };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!strcmp(s, names[i].name)) {
-			*out = names[i].policy;
-			return 0;
-		}
-	}
-	return -EINVAL;
 }
 
 static void lib_log(void *user, int level, const char *msg)
@@ -214,10 +171,10 @@ int main(int argc, char **argv)
 			}
 		}
 		if (which == 0) {
-			if (parse_policy(&fs.policy, val))
+			if (esc_parse_policy(&fs.policy, val))
 				return usage_error("bad policy '%s' (off, trust, verify, compute)", val);
 		} else if (which == 1) {
-			if (parse_size(&cache, val) || !cache)
+			if (esc_parse_size(&cache, val) || !cache)
 				return usage_error("bad cache size '%s'", val);
 		} else if (which == 2) {
 			const char *eq = strchr(val, '=');
@@ -242,7 +199,7 @@ int main(int argc, char **argv)
 		} else if (which == 4) {
 			control = val;
 		} else if (which == 5) {
-			if (parse_size(&threads, val) || !threads || threads > 1024)
+			if (esc_parse_uint(&threads, val, 1024))
 				return usage_error("bad thread count '%s' (1..1024)", val);
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
@@ -350,10 +307,12 @@ int main(int argc, char **argv)
 	for (i = 0; i < nimgs; i++) {
 		const struct image_arg *im = &imgs[i];
 
-		err = fs_add_image(&fs, im->name, im->path, im->devices, im->ndevices, msg,
-				   sizeof(msg));
-		if (err == -ENXIO && nbare && !im->ndevices)
-			err = fs_add_image(&fs, im->name, im->path, bare, nbare, msg,
+		/* its own devices, else the bare ones if it needs devices */
+		if (im->ndevices)
+			err = fs_add_image(&fs, im->name, im->path, im->devices, im->ndevices,
+					   false, msg, sizeof(msg));
+		else
+			err = fs_add_image(&fs, im->name, im->path, bare, nbare, true, msg,
 					   sizeof(msg));
 		if (err) {
 			fprintf(stderr, "erofs-share-fuse: cannot attach %s: %s\n", im->name, msg);

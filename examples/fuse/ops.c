@@ -20,6 +20,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "fusefs.h"
 
 #define EROFS_SUPER_MAGIC_V1 0xE0F5E1E2u
@@ -1428,7 +1429,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t id)
 	fuse_reply_statfs(req, &sv);
 }
 
-static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size)
+/* getxattr (@name) or listxattr (@name NULL): the value or the names. */
+static void do_xattr(fuse_req_t req, enum fop op, fuse_ino_t id, const char *name, size_t size)
 {
 	struct fs *fs = req_fs(req);
 	struct node *n = get_node(fs, id);
@@ -1438,29 +1440,28 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t 
 	ssize_t r;
 
 	if (!n) {
-		reply_err(req, FOP_GETXATTR, -ESTALE);
+		reply_err(req, op, -ESTALE);
 		return;
 	}
 	ino = node_inode(fs, n, &removed);
-	if (!ino) {
-		reply_err(req, FOP_GETXATTR, -ENODATA);
+	if (!ino && name) {
+		reply_err(req, op, -ENODATA);
 		return;
 	}
-	if (size) {
-		buf = malloc(size);
-		if (!buf) {
-			eshare_inode_put(ino);
-			reply_err(req, FOP_GETXATTR, -ENOMEM);
-			return;
-		}
+	if (size && !(buf = malloc(size))) {
+		eshare_inode_put(ino);
+		reply_err(req, op, -ENOMEM);
+		return;
 	}
-	r = eshare_getxattr(ino, name, buf, size);
+	/* the mount's own root has no xattrs */
+	r = !ino ? 0 : name ? eshare_getxattr(ino, name, buf, size) :
+			      eshare_listxattr(ino, buf, size);
 	eshare_inode_put(ino);
 	if (r < 0) {
-		report(fs, n, "getxattr", NULL, (int)r);
-		reply_err(req, FOP_GETXATTR, (int)r);
+		report(fs, n, name ? "getxattr" : "listxattr", NULL, (int)r);
+		reply_err(req, op, (int)r);
 	} else {
-		count_ok(fs, FOP_GETXATTR);
+		count_ok(fs, op);
 		if (size)
 			fuse_reply_buf(req, buf, (size_t)r);
 		else
@@ -1469,49 +1470,14 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t 
 	free(buf);
 }
 
+static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size)
+{
+	do_xattr(req, FOP_GETXATTR, id, name, size);
+}
+
 static void op_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 {
-	struct fs *fs = req_fs(req);
-	struct node *n = get_node(fs, id);
-	eshare_inode *ino;
-	bool removed;
-	char *buf = NULL;
-	ssize_t r;
-
-	if (!n) {
-		reply_err(req, FOP_LISTXATTR, -ESTALE);
-		return;
-	}
-	ino = node_inode(fs, n, &removed);
-	if (!ino) {
-		count_ok(fs, FOP_LISTXATTR);
-		if (size)
-			fuse_reply_buf(req, NULL, 0);
-		else
-			fuse_reply_xattr(req, 0);
-		return;
-	}
-	if (size) {
-		buf = malloc(size);
-		if (!buf) {
-			eshare_inode_put(ino);
-			reply_err(req, FOP_LISTXATTR, -ENOMEM);
-			return;
-		}
-	}
-	r = eshare_listxattr(ino, buf, size);
-	eshare_inode_put(ino);
-	if (r < 0) {
-		report(fs, n, "listxattr", NULL, (int)r);
-		reply_err(req, FOP_LISTXATTR, (int)r);
-	} else {
-		count_ok(fs, FOP_LISTXATTR);
-		if (size)
-			fuse_reply_buf(req, buf, (size_t)r);
-		else
-			fuse_reply_xattr(req, (size_t)r);
-	}
-	free(buf);
+	do_xattr(req, FOP_LISTXATTR, id, NULL, size);
 }
 
 /* access(2) against the owner, group and other bits (root passes R and W checks). */
@@ -1662,58 +1628,26 @@ bool fs_valid_name(const char *name)
 	return len && len <= 255 && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
-static int open_image(eshare_image **out, struct fs *fs, const char *name, const char *path,
-		      const char *const *devices, unsigned ndevices, char *msg, size_t msglen)
+static int open_image(eshare_image **out, struct fs *fs, const char *path,
+		      const char *const *devices, unsigned ndevices, bool devices_if_needed,
+		      char *msg, size_t msglen)
 {
-	struct eshare_image_opts o = ESHARE_IMAGE_OPTS_INIT;
-	const char *kind = fs->backend ? fs->backend : "file";
-	eshare_backend *primary = NULL, **devs = NULL;
-	unsigned i, opened = 0;
-	int err;
+	struct esc_open_opts o = {
+		.backend = fs->backend,
+		.devices = devices,
+		.ndevices = ndevices,
+		.devices_if_needed = devices_if_needed,
+	};
+	char why[512];
+	int err = esc_image_open(out, fs->domain, path, &o, why, sizeof(why));
 
-	if (ndevices) {
-		devs = calloc(ndevices, sizeof(*devs));
-		if (!devs)
-			return -ENOMEM;
-	}
-	err = eshare_backend_open(&primary, kind, path);
-	if (err) {
-		snprintf(msg, msglen, "%s: cannot open with the %s backend: %s", path, kind,
-			 eshare_strerror(err));
-		goto out;
-	}
-	for (i = 0; i < ndevices; i++, opened++) {
-		err = eshare_backend_open(&devs[i], kind, devices[i]);
-		if (err) {
-			snprintf(msg, msglen, "device %s: %s", devices[i], eshare_strerror(err));
-			goto out;
-		}
-	}
-	o.name = name;
-	o.devices = devs;
-	o.ndevices = ndevices;
-	err = eshare_image_attach(out, fs->domain, primary, &o);
-	if (!err) {
-		primary = NULL;
-		opened = 0;
-	} else if (err == -EINVAL) {
-		snprintf(msg, msglen, "%s: not an EROFS image (%s)", path, eshare_strerror(err));
-	} else if (err == -ENXIO) {
-		snprintf(msg, msglen, "%s: a device it needs is missing or too small (%s)", path,
-			 eshare_strerror(err));
-	} else {
-		snprintf(msg, msglen, "%s: %s", path, eshare_strerror(err));
-	}
-out:
-	for (i = 0; i < opened; i++)
-		eshare_backend_close(devs[i]);
-	eshare_backend_close(primary);
-	free(devs);
+	if (err)
+		snprintf(msg, msglen, "%s: %s", path, why);
 	return err;
 }
 
 int fs_add_image(struct fs *fs, const char *name, const char *path, const char *const *devices,
-		 unsigned ndevices, char *msg, size_t msglen)
+		 unsigned ndevices, bool devices_if_needed, char *msg, size_t msglen)
 {
 	struct eshare_stat st = ESHARE_STAT_INIT;
 	struct fimage *f, **pp;
@@ -1726,7 +1660,7 @@ int fs_add_image(struct fs *fs, const char *name, const char *path, const char *
 		snprintf(msg, msglen, "invalid image name '%s'", name);
 		return -EINVAL;
 	}
-	err = open_image(&img, fs, name, path, devices, ndevices, msg, msglen);
+	err = open_image(&img, fs, path, devices, ndevices, devices_if_needed, msg, msglen);
 	if (err)
 		return err;
 	err = eshare_root(&root, img);
