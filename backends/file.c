@@ -60,8 +60,11 @@ static ssize_t file_pread(void *h, void *buf, size_t len, uint64_t off)
 	struct fd_handle *f = h;
 	ssize_t n;
 
-	if (off > (uint64_t)INT64_MAX)
+	/* No file reaches 2^63: clamp so that off + len fits an off_t. */
+	if (off >= (uint64_t)INT64_MAX)
 		return 0;
+	if (len > (uint64_t)INT64_MAX - off)
+		len = (size_t)((uint64_t)INT64_MAX - off);
 	do {
 		n = pread(f->fd, buf, len, (off_t)off);
 	} while (n < 0 && errno == EINTR);
@@ -76,10 +79,16 @@ static ssize_t file_pread(void *h, void *buf, size_t len, uint64_t off)
 static ssize_t file_preadv(void *h, const struct eshare_iovec *iov, int iovcnt, uint64_t off)
 {
 	struct fd_handle *f = h;
+	uint64_t total = 0;
 	ssize_t n;
 
-	if (off > (uint64_t)INT64_MAX)
+	if (off >= (uint64_t)INT64_MAX)
 		return 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].len;
+	/* as in file_pread: the kernel refuses a range past 2^63 - 1 */
+	if (total > (uint64_t)INT64_MAX - off)
+		return file_pread(h, iov[0].base, iov[0].len, off);
 	do {
 		n = preadv(f->fd, (const struct iovec *)iov, iovcnt, (off_t)off);
 	} while (n < 0 && errno == EINTR);
