@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #define FX_MAX_DEVICES 2 /* the image itself and one extra device */
+#define FX_MAX_FIXTURES 64
 
 /* What an image exercises (all images: mkfs.erofs 1.9.3, see the README). */
 enum fx_trait {
@@ -84,7 +85,11 @@ void fx_device_path(char *buf, size_t len, const struct fixture_info *f, unsigne
  * (one spare NUL byte after the end); NULL with errno set on error.
  */
 uint8_t *test_load_file(const char *path, size_t *len);
-/* Fixture file @file (e.g. "lz4.erofs", "multidev.blob"); fails the test if missing. */
+/*
+ * Fixture file @file (e.g. "lz4.erofs", "multidev.blob"); fails the test if
+ * missing.  Like every function here that can fail a test, only inside a
+ * test: Check refuses ck_assert outside one.
+ */
 uint8_t *fx_load(const char *file, size_t *len);
 /* The image of @f in memory (fails the test if missing). */
 uint8_t *fx_load_image(const struct fixture_info *f, size_t *len);
