@@ -12,6 +12,10 @@
  * (run in the parent process, after a failed test too) detaches anything
  * still bound to a copy.
  *
+ * The backend conformance suite (helpers/backend_conformance.h) runs on the
+ * blockdev backend too, over devices attached with losetup(8), through the
+ * page cache and with O_DIRECT.
+ *
  * Under TSan (helpers/scale.h) the single-threaded loops over every fixture
  * take every eighth one: the threaded reads are what that build is for.
  */
@@ -35,6 +39,7 @@
 #include <erofs_share/backend.h>
 #include <erofs_share/erofs_share.h>
 #include "backend_impl.h"
+#include "helpers/backend_conformance.h"
 #include "helpers/fixture_copies.h"
 #include "helpers/scale.h"
 
@@ -639,6 +644,45 @@ START_TEST(test_images_through_backends)
 }
 END_TEST
 
+/* The device the conformance suite's backend reads; detached after it. */
+static char *conformance_dev;
+
+/* The conformance suite's opener: @user non-NULL asks for O_DIRECT. */
+static int open_bdev_target(eshare_backend **out, const char *path, void *user)
+{
+	struct eshare_blockdev_opts opts = ESHARE_BLOCKDEV_OPTS_INIT;
+	char *dev = losetup_attach(path, "");
+	int rc;
+
+	opts.flags = user ? ESHARE_BLOCKDEV_DIRECT : 0;
+	rc = eshare_backend_open_blockdev(out, dev, &opts);
+	if (rc) {
+		losetup_detach(dev);
+		return rc;
+	}
+	ck_assert_ptr_null(conformance_dev);
+	conformance_dev = dev;
+	return 0;
+}
+
+static void cleanup_bdev_target(void *user)
+{
+	ck_assert_ptr_nonnull(conformance_dev);
+	losetup_detach(conformance_dev);
+	conformance_dev = NULL;
+}
+
+static void add_conformance(Suite *s, const char *name, void *direct)
+{
+	TCase *tc = backend_conformance_add(s, &(struct bc_target){
+		.name = name, .open = open_bdev_target, .cleanup = cleanup_bdev_target,
+		.user = direct, .size_unit = 512, .dir = fc_dir });
+
+	tcase_add_unchecked_fixture(tc, copies_setup, fc_teardown);
+	tcase_add_checked_fixture(tc, fc_detach_leftovers, NULL);
+	tcase_set_timeout(tc, 300);
+}
+
 static Suite *blockdev_suite(void)
 {
 	Suite *s = suite_create("blockdev");
@@ -660,6 +704,8 @@ static Suite *blockdev_suite(void)
 	tcase_set_timeout(ti, 900);
 	tcase_add_test(ti, test_images_through_backends);
 	suite_add_tcase(s, ti);
+	add_conformance(s, "blockdev", NULL);
+	add_conformance(s, "blockdev-direct", s);
 	return s;
 }
 

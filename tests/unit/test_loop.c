@@ -9,6 +9,9 @@
  * be recognised in `losetup -a` by its backing path even while other tests
  * attach the same fixtures; the unchecked teardown (which runs in the parent
  * process, after a failed test too) detaches anything still bound to a copy.
+ *
+ * Then the backend conformance suite (helpers/backend_conformance.h) runs
+ * on the loop backend, through the page cache and with direct I/O.
  */
 #include <check.h>
 #include <errno.h>
@@ -29,6 +32,7 @@
 
 #include <erofs_share/backend.h>
 #include "backend_impl.h"
+#include "helpers/backend_conformance.h"
 #include "helpers/fixture_copies.h"
 
 
@@ -467,6 +471,26 @@ START_TEST(test_loop_errors)
 }
 END_TEST
 
+/* The conformance suite's opener: @user non-NULL asks for direct I/O. */
+static int open_loop_target(eshare_backend **out, const char *path, void *user)
+{
+	struct eshare_blockdev_opts opts = ESHARE_BLOCKDEV_OPTS_INIT;
+
+	opts.flags = user ? ESHARE_BLOCKDEV_DIRECT : 0;
+	return eshare_backend_open_loop(out, path, &opts);
+}
+
+static void add_conformance(Suite *s, const char *name, void *direct)
+{
+	TCase *tc = backend_conformance_add(s, &(struct bc_target){
+		.name = name, .open = open_loop_target, .user = direct,
+		.size_unit = 512, .dir = fc_dir });
+
+	tcase_add_unchecked_fixture(tc, copies_setup, fc_teardown);
+	tcase_add_checked_fixture(tc, fc_detach_leftovers, NULL);
+	tcase_set_timeout(tc, 300);
+}
+
 static Suite *loop_suite(void)
 {
 	Suite *s = suite_create("loop");
@@ -484,6 +508,8 @@ static Suite *loop_suite(void)
 	tcase_add_test(tc, test_loop_parallel_reads);
 	tcase_add_test(tc, test_loop_errors);
 	suite_add_tcase(s, tc);
+	add_conformance(s, "loop", NULL);
+	add_conformance(s, "loop-direct", s);
 	return s;
 }
 
