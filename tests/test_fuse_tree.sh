@@ -31,6 +31,13 @@ for img in "$fix"/*.erofs; do
 		fail "$name: differs from the kernel's mount"
 		cut -c1-300 "$tmp/$name.cmp" | head -8
 	fi
+	# statfs: block size, blocks, free blocks, inodes (all used), name length;
+	# the kernel counts the blocks of extra devices too (docs/fuse.md)
+	fields='%s %S %b %f %a %c %d %l'
+	[ "$name" = multidev ] && fields='%s %S %f %a %c %d %l'
+	k=$(stat -f -c "$fields" "$tmp/k-$name")
+	f=$(stat -f -c "$fields" "$tmp/f-$name")
+	[ "$k" = "$f" ] || fail "$name: statfs gives '$f', the kernel '$k'"
 	if ! cmp -s <(inodes "$tmp/k-$name") <(inodes "$tmp/f-$name"); then
 		fail "$name: inode numbers differ from the kernel's"
 		diff <(inodes "$tmp/k-$name") <(inodes "$tmp/f-$name") | head -5
@@ -39,6 +46,18 @@ for img in "$fix"/*.erofs; do
 done
 
 # The other backends: loop devices (with an extra device), and a block device.
+# Permissions as the kernel checks them (the mount is default_permissions):
+# access() and open() of every entry as root, owners of the image and nobody
+# (dev: a FUSE mount is nodev unless asked, and its device nodes do not open).
+if kmount "$fix/lz4.erofs" "$tmp/k-perm"; then
+	fuse_start perm "$tmp/f-perm" -o allow_other,dev,suid "$fix/lz4.erofs" && {
+		python3 "$src/tests/fuse/access.py" "$tmp/k-perm" "$tmp/f-perm" 0:0 1000:1000 \
+			65534:65534 70000:70001 0:6 >"$tmp/perm.out" ||
+			fail "access or open differ from the kernel's: $(head -5 "$tmp/perm.out")"
+		fuse_stop perm "$tmp/f-perm"
+	}
+fi
+
 manifest() {
 	python3 "$treecmp" --list "$1" | grep -v '^#'
 }

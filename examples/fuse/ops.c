@@ -1422,7 +1422,10 @@ static void op_statfs(fuse_req_t req, fuse_ino_t id)
 	sv.f_bsize = bsize;
 	sv.f_frsize = bsize;
 	sv.f_blocks = bytes / bsize;
-	sv.f_files = files;
+	/* as the kernel's EROFS says it: no inode is free, `files' are used */
+	sv.f_files = UINT64_MAX;
+	sv.f_ffree = UINT64_MAX - files;
+	sv.f_favail = sv.f_ffree;
 	sv.f_namemax = 255;
 	sv.f_fsid = EROFS_SUPER_MAGIC_V1;
 	count_ok(fs, FOP_STATFS);
