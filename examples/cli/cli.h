@@ -16,14 +16,9 @@
 
 #include <erofs_share/erofs_share.h>
 
+#include "common.h"
+
 #define CLI_MAX_DEVICES 64
-/*
- * Directory nesting the walkers accept.  A crafted image can describe an
- * arbitrarily deep (or cyclic) tree; a real one deeper than this cannot even
- * be addressed by path on Linux (each level costs at least 2 bytes of a
- * 4096-byte PATH_MAX).
- */
-#define CLI_MAX_DEPTH 2048
 
 /* Everything a subcommand needs: parsed global options and the image. */
 struct cli_ctx {
@@ -67,8 +62,14 @@ void cli_err_path(const struct cli_ctx *ctx, const char *path, size_t pathlen, c
 void cli_err_path_sys(const struct cli_ctx *ctx, const char *path, size_t pathlen,
 		      const char *what, int err);
 
-/* Open ctx->image_path (plus ctx->devices) with ctx->backend. */
+/* Open @path (plus ctx->devices) with ctx->backend in a domain of its own. */
 int cli_image_open(struct cli_ctx *ctx, const char *path);
+/*
+ * Attach @path to @d with ctx->backend and ctx->devices (with
+ * @devices_if_needed, only if the image needs them); prints the error.
+ */
+int cli_image_attach(struct cli_ctx *ctx, eshare_domain *d, const char *path, eshare_image **out,
+		     bool devices_if_needed);
 void cli_image_close(struct cli_ctx *ctx);
 /* Look up a path given on the command line; prints the error. */
 int cli_lookup(struct cli_ctx *ctx, const char *path, eshare_inode **out);
@@ -143,82 +144,29 @@ size_t cli_inomap_get(const struct cli_inomap *m, uint64_t key);
 void cli_inomap_add(struct cli_inomap *m, uint64_t key);
 void cli_inomap_free(struct cli_inomap *m);
 
-/* ---- walk.c ---------------------------------------------------------- */
-
-/* One directory entry as eshare_readdir() gives it. */
-struct cli_dirent {
-	char name[256];			/* NUL-terminated copy (names are <= 255 bytes) */
-	size_t namelen;
-	uint64_t ino;
-	unsigned type;
-	uint64_t next;			/* the readdir cookie after this entry */
-};
+/* ---- walking --------------------------------------------------------- */
 
 /*
- * A directory read a few entries at a time: memory stays the same whatever
- * the directory's size.  "." and ".." are left out: the walkers take a
- * directory's parent from the walk, never from the image.
+ * A visit callback of cli_walk() returns 0 to go on, ESC_WALK_SKIP not to
+ * enter a directory, ESC_WALK_STOP to end the walk (the directories already
+ * entered still get their post call), or a negative errno for a bad entry:
+ * the callback has reported it, the walk remembers the first such error,
+ * does not enter the entry and goes on with the next one.
  */
-#define CLI_DIR_BATCH 32
-struct cli_dirstream {
-	eshare_inode *dir;		/* borrowed */
-	uint64_t cookie;		/* where the next batch starts */
-	struct cli_dirent v[CLI_DIR_BATCH];
-	unsigned n, pos;
-	int end;			/* after v: 1 more, 0 the end, <0 readdir's error */
-};
-/* Start reading @dir at @cookie (0: the beginning). */
-void cli_dirstream_open(struct cli_dirstream *ds, eshare_inode *dir, uint64_t cookie);
-/* 1 with *e set (valid until the next call), 0 at the end, <0 readdir's error (not printed). */
-int cli_dirstream_next(struct cli_dirstream *ds, const struct cli_dirent **e);
+typedef int (*cli_visit_fn)(void *user, const struct esc_entry *e);
 
-/* One entry of the tree as a walker shows it. */
-struct cli_node {
-	const char *path;		/* "/" or "/a/b"; NUL-terminated */
-	size_t pathlen;
-	const char *name;		/* last component ("" for the root) */
-	size_t namelen;
-	eshare_inode *ino;
-	const struct eshare_stat *st;
-	unsigned depth;
-	bool stopping;			/* post: the walk is stopping (CLI_WALK_STOP) */
-};
+/* cli_walk() flag: print nothing (besides ESC_WALK_PATH_ORDER). */
+#define CLI_WALK_QUIET 0x10000u
 
 /*
- * A visit callback returns 0 to go on, CLI_WALK_SKIP not to enter a
- * directory, CLI_WALK_STOP to end the walk (the directories already entered
- * still get their post call), or a negative errno for a bad entry: the
- * callback has reported it, the walk remembers the first such error, does
- * not enter the entry and goes on with the next one.
- */
-#define CLI_WALK_SKIP 1
-#define CLI_WALK_STOP 2
-typedef int (*cli_visit_fn)(void *user, const struct cli_node *n);
-
-/*
- * Depth-first walk from @start (whose path is @path) with an explicit
- * stack: @pre is called for every entry before a directory's contents,
- * @post (may be NULL) for every directory after them.  Entries are read a
- * batch at a time with eshare_readdir() and opened with eshare_lookup_at().
- * Memory grows with the depth and the number of directories, never with a
- * directory's width.  Each directory inode is entered once per walk: meeting
- * one again (a cycle, or a directory under two parents, which Linux never
- * makes) is reported as corruption and that entry skipped.  A bad entry or
- * an unreadable directory is reported, skipped, and the walk goes on; it
+ * esc_walk() from @start (whose path is @path): @pre for every entry, @post
+ * (may be NULL) for every directory after its contents.  Each directory
+ * inode is entered once per walk (ESC_WALK_DIRS_ONCE).  A bad entry or an
+ * unreadable directory is reported, skipped, and the walk goes on; it
  * returns 0 or the first error met.
  */
 int cli_walk(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_visit_fn pre,
-	     cli_visit_fn post, void *user);
-/*
- * cli_walk() with flags: CLI_WALK_PATH_ORDER calls @pre in the byte order of
- * the full paths (a subdirectory is entered after the siblings whose names
- * extend its name with a byte below '/', as "a-b" comes before "a/x"),
- * which needs no sort of the whole tree; CLI_WALK_QUIET prints nothing.
- */
-#define CLI_WALK_PATH_ORDER 0x1u
-#define CLI_WALK_QUIET 0x2u
-int cli_walk_flags(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_visit_fn pre,
-		   cli_visit_fn post, void *user, unsigned flags);
+	     cli_visit_fn post, void *user, unsigned flags);
 
 /* ---- subcommands ------------------------------------------------------ */
 

@@ -28,13 +28,6 @@
 #define DEFAULT_CACHE (256ull << 20)
 #define DIGEST_LEN 32
 
-static const char *const policy_names[] = {
-	[ESHARE_SHARE_OFF] = "off",
-	[ESHARE_SHARE_TRUST] = "trust",
-	[ESHARE_SHARE_VERIFY] = "verify",
-	[ESHARE_SHARE_COMPUTE] = "compute",
-};
-
 /* One (image, path) of the work queue. */
 struct item {
 	unsigned img;
@@ -220,7 +213,7 @@ static struct item queue_pop(struct dom *dm)
 	return it;
 }
 
-static int collect_visit(void *user, const struct cli_node *n)
+static int collect_visit(void *user, const struct esc_entry *n)
 {
 	struct dom *dm = user;
 	struct item it;
@@ -295,119 +288,6 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-static int parse_policy(const char *s, uint32_t *out)
-{
-	uint32_t i;
-
-	for (i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++) {
-		if (!strcmp(s, policy_names[i])) {
-			*out = i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* "65536", "64K", "256M", "1G" (binary units). */
-static int parse_bytes(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	unsigned shift = 0;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	}
-	if (*end || (v << shift >> shift) != v)
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
-static int parse_uint(const char *s, unsigned max, unsigned *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < 1 || v > max)
-		return -EINVAL;
-	*out = (unsigned)v;
-	return 0;
-}
-
-/*
- * Attach @path to @d.  Extra devices are given only to an image that needs
- * them (the attach without says -ENXIO): so `--device` can serve the one
- * multi-device image of a list without the others owning copies.
- */
-static int attach_one(struct cli_ctx *ctx, eshare_domain *d, const char *path,
-		      eshare_image **out)
-{
-	struct eshare_image_opts iopts = ESHARE_IMAGE_OPTS_INIT;
-	eshare_backend *devs[CLI_MAX_DEVICES] = { 0 };
-	eshare_backend *primary = NULL;
-	unsigned i, opened = 0;
-	int ret;
-
-	ret = eshare_backend_open(&primary, ctx->backend, path);
-	if (ret) {
-		cli_err(ctx, "%s: cannot open with the %s backend: %s", path, ctx->backend,
-			eshare_strerror(ret));
-		return ret;
-	}
-	iopts.name = path;
-	/* With devices to retry with, a first attach without them is a probe. */
-	ctx->quiet_log = ctx->ndevices > 0;
-	ret = eshare_image_attach(out, d, primary, &iopts);
-	ctx->quiet_log = false;
-	if (ret == -ENXIO && ctx->ndevices) {
-		for (i = 0; i < ctx->ndevices; i++, opened++) {
-			ret = eshare_backend_open(&devs[i], ctx->backend, ctx->devices[i]);
-			if (ret) {
-				cli_err(ctx, "%s: device %s: cannot open with the %s backend: %s",
-					path, ctx->devices[i], ctx->backend, eshare_strerror(ret));
-				goto fail;
-			}
-		}
-		iopts.devices = devs;
-		iopts.ndevices = ctx->ndevices;
-		ret = eshare_image_attach(out, d, primary, &iopts);
-	}
-	if (!ret)
-		return 0;
-	cli_err(ctx, "%s: cannot open the image: %s", path, eshare_strerror(ret));
-fail:
-	/* attach failed: the backends are still ours. */
-	for (i = 0; i < opened; i++)
-		eshare_backend_close(devs[i]);
-	eshare_backend_close(primary);
-	return ret;
-}
-
 struct figures {
 	uint64_t files, errors, unique_files, unique_bytes, unique_page_bytes;
 	double wall_s;
@@ -445,7 +325,7 @@ static void print_json(const struct eshare_stats *st, const struct figures *fg)
 	printf("{\"images\": %llu, \"files\": %llu, \"errors\": %llu, \"policy\": \"%s\", "
 	       "\"cache_bytes\": %llu, \"threads\": %u,\n",
 	       (unsigned long long)st->images, (unsigned long long)fg->files,
-	       (unsigned long long)fg->errors, policy_names[fg->policy],
+	       (unsigned long long)fg->errors, esc_policy_name(fg->policy),
 	       (unsigned long long)fg->cache_bytes, fg->threads);
 #define J(name, val) printf(" \"%s\": %llu,", name, (unsigned long long)(val))
 	J("logical_bytes", st->logical_bytes);
@@ -491,7 +371,7 @@ static void print_table(const struct eshare_stats *st, const struct figures *fg)
 	ROW("images", "%llu", (unsigned long long)st->images);
 	ROW("files read", "%llu (%llu errors)", (unsigned long long)fg->files,
 	    (unsigned long long)fg->errors);
-	ROW("policy", "%s", policy_names[fg->policy]);
+	ROW("policy", "%s", esc_policy_name(fg->policy));
 	BYTES("cache budget", fg->cache_bytes);
 	ROW("threads", "%u", fg->threads);
 	BYTES("logical read", st->logical_bytes);
@@ -555,18 +435,23 @@ int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
 	unsigned i, started = 0;
 	int ret = 0, r;
 
-	if ((v = cli_opt_value(a, "--policy")) && parse_policy(v, &fg.policy)) {
+	if ((v = cli_opt_value(a, "--policy")) && esc_parse_policy(&fg.policy, v)) {
 		cli_err(ctx, "domain: unknown policy '%s' (off, trust, verify or compute)", v);
 		return CLI_USAGE_ERROR;
 	}
 	if ((v = cli_opt_value(a, "--cache-size")) &&
-	    (parse_bytes(v, &fg.cache_bytes) || fg.cache_bytes < MIN_CACHE)) {
+	    (esc_parse_size(&fg.cache_bytes, v) || fg.cache_bytes < MIN_CACHE)) {
 		cli_err(ctx, "domain: bad --cache-size '%s' (at least 64K; suffix K, M or G)", v);
 		return CLI_USAGE_ERROR;
 	}
-	if ((v = cli_opt_value(a, "--threads")) && parse_uint(v, MAX_THREADS, &fg.threads)) {
-		cli_err(ctx, "domain: bad --threads '%s' (1 to %u)", v, MAX_THREADS);
-		return CLI_USAGE_ERROR;
+	if ((v = cli_opt_value(a, "--threads"))) {
+		uint64_t n;
+
+		if (esc_parse_uint(&n, v, MAX_THREADS)) {
+			cli_err(ctx, "domain: bad --threads '%s' (1 to %u)", v, MAX_THREADS);
+			return CLI_USAGE_ERROR;
+		}
+		fg.threads = (unsigned)n;
 	}
 
 	t0 = now_s();
@@ -594,7 +479,8 @@ int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
 		goto out;
 	}
 	for (i = 0; i < dm.nimgs; i++) {
-		ret = attach_one(ctx, d, a->pos[i], &imgs[i]);
+		/* --device options go only to the images that need them. */
+		ret = cli_image_attach(ctx, d, a->pos[i], &imgs[i], true);
 		if (ret)
 			goto out;
 		dm.ictx[i] = *ctx;
@@ -619,7 +505,7 @@ int cmd_domain(struct cli_ctx *ctx, struct cli_args *a)
 			fg.errors++;
 			continue;
 		}
-		r = cli_walk(&dm.ictx[i], root, "/", collect_visit, NULL, &dm);
+		r = cli_walk(&dm.ictx[i], root, "/", collect_visit, NULL, &dm, 0);
 		eshare_inode_put(root);
 		if (r)
 			fg.errors++;
@@ -729,7 +615,7 @@ static int fp_one(struct fpr *f, eshare_inode *ino, const char *path, size_t pat
 	return 0;
 }
 
-static int fp_visit(void *user, const struct cli_node *n)
+static int fp_visit(void *user, const struct esc_entry *n)
 {
 	if (!S_ISREG(n->st->mode))
 		return 0;
@@ -759,7 +645,7 @@ int cmd_fingerprint(struct cli_ctx *ctx, struct cli_args *a)
 		if (!ret) {
 			if (S_ISDIR(st.mode)) {
 				/* The walker reports its own errors. */
-				ret = cli_walk(ctx, ino, paths[i], fp_visit, NULL, &f);
+				ret = cli_walk(ctx, ino, paths[i], fp_visit, NULL, &f, 0);
 			} else if (S_ISREG(st.mode)) {
 				ret = fp_one(&f, ino, paths[i], strlen(paths[i]), st.file_size);
 			} else {

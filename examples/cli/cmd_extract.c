@@ -43,7 +43,7 @@ struct extract {
 	int error;			/* the first error met */
 };
 
-static int fail(struct extract *x, const struct cli_node *n, const char *what, int err)
+static int fail(struct extract *x, const struct esc_entry *n, const char *what, int err)
 {
 	cli_err_path(x->ctx, n->path, n->pathlen, what, err);
 	if (!x->error)
@@ -51,7 +51,7 @@ static int fail(struct extract *x, const struct cli_node *n, const char *what, i
 	return err;
 }
 
-static int sys_fail(struct extract *x, const struct cli_node *n, const char *what)
+static int sys_fail(struct extract *x, const struct esc_entry *n, const char *what)
 {
 	int err = -errno;
 	struct cli_buf b = { 0 };
@@ -81,7 +81,7 @@ static int sys_fail(struct extract *x, const struct cli_node *n, const char *wha
 	return err;
 }
 
-static void full_path(struct extract *x, const struct cli_node *n)
+static void full_path(struct extract *x, const struct esc_entry *n)
 {
 	x->full.len = 0;
 	cli_buf_add(&x->full, x->dest.p, x->dest.len);
@@ -113,7 +113,7 @@ static int pwrite_all(int fd, const char *p, size_t len, uint64_t off)
 }
 
 /* Copy a regular file's content; all-zero 4 KiB runs are left as holes. */
-static int write_content(struct extract *x, const struct cli_node *n, int fd)
+static int write_content(struct extract *x, const struct esc_entry *n, int fd)
 {
 	uint64_t off = 0, size = n->st->file_size;
 	int ret;
@@ -164,7 +164,7 @@ static bool is_acl(const char *name)
 	       !strcmp(name, "system.posix_acl_default");
 }
 
-static int set_xattrs(struct extract *x, const struct cli_node *n)
+static int set_xattrs(struct extract *x, const struct esc_entry *n)
 {
 	bool lnk = S_ISLNK(n->st->mode), had_access = false, had_default = false;
 	struct cli_xattrs xa;
@@ -212,7 +212,7 @@ static int set_xattrs(struct extract *x, const struct cli_node *n)
 	return ret;
 }
 
-static int set_meta(struct extract *x, const struct cli_node *n)
+static int set_meta(struct extract *x, const struct esc_entry *n)
 {
 	const struct eshare_stat *st = n->st;
 	struct timespec ts[2];
@@ -233,7 +233,7 @@ static int set_meta(struct extract *x, const struct cli_node *n)
 	return ret;
 }
 
-static int make_node(struct extract *x, const struct cli_node *n)
+static int make_node(struct extract *x, const struct esc_entry *n)
 {
 	const struct eshare_stat *st = n->st;
 	char *target;
@@ -281,7 +281,7 @@ static int make_node(struct extract *x, const struct cli_node *n)
 	return fail(x, n, "unknown file type", -ESHARE_EFSCORRUPTED);
 }
 
-static int extract_pre(void *user, const struct cli_node *n)
+static int extract_pre(void *user, const struct esc_entry *n)
 {
 	struct extract *x = user;
 	const struct eshare_stat *st = n->st;
@@ -289,7 +289,7 @@ static int extract_pre(void *user, const struct cli_node *n)
 	int ret;
 
 	if (x->full_fs)
-		return CLI_WALK_STOP;
+		return ESC_WALK_STOP;
 	if (!n->depth) {
 		if (!S_ISDIR(st->mode))
 			return fail(x, n, "the root is not a directory", -ENOTDIR);
@@ -304,7 +304,7 @@ static int extract_pre(void *user, const struct cli_node *n)
 		/* Owner-only until its metadata is set after its contents. */
 		if (mkdir(x->full.p, 0700)) {
 			ret = sys_fail(x, n, "mkdir");
-			return x->full_fs ? CLI_WALK_STOP : ret;
+			return x->full_fs ? ESC_WALK_STOP : ret;
 		}
 		return 0;
 	}
@@ -322,23 +322,23 @@ static int extract_pre(void *user, const struct cli_node *n)
 		if (x->linkpaths[slot]) {
 			/* Another name of an inode already extracted (with its metadata). */
 			ret = link(x->linkpaths[slot], x->full.p) ? sys_fail(x, n, "link") : 0;
-			return x->full_fs ? CLI_WALK_STOP : ret;
+			return x->full_fs ? ESC_WALK_STOP : ret;
 		}
 	}
 	ret = make_node(x, n);
 	if (ret)
-		return x->full_fs ? CLI_WALK_STOP : ret;
+		return x->full_fs ? ESC_WALK_STOP : ret;
 	/* Only a name that was really created can be linked to. */
 	if (slot != SIZE_MAX) {
 		x->linkpaths[slot] = cli_malloc(x->full.len + 1);
 		memcpy(x->linkpaths[slot], x->full.p, x->full.len + 1);
 	}
 	ret = set_meta(x, n);
-	return x->full_fs ? CLI_WALK_STOP : ret;
+	return x->full_fs ? ESC_WALK_STOP : ret;
 }
 
 /* A directory's metadata once its contents are made, also when stopping. */
-static int extract_post(void *user, const struct cli_node *n)
+static int extract_post(void *user, const struct esc_entry *n)
 {
 	struct extract *x = user;
 
@@ -397,7 +397,7 @@ int cmd_extract(struct cli_ctx *ctx, struct cli_args *a)
 		goto out;
 	}
 	x.buf = cli_malloc(COPY_SIZE);
-	ret = cli_walk(ctx, root, "/", extract_pre, extract_post, &x);
+	ret = cli_walk(ctx, root, "/", extract_pre, extract_post, &x, 0);
 	eshare_inode_put(root);
 	if (!ret)
 		ret = x.error;

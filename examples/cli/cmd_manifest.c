@@ -6,7 +6,7 @@
  * the kernel's.
  *
  * The rows stream out as the walk meets them: the walk goes in the byte
- * order of the full paths (CLI_WALK_PATH_ORDER), so nothing is sorted and
+ * order of the full paths (ESC_WALK_PATH_ORDER), so nothing is sorted and
  * memory does not grow with the number of paths.  A first, quiet walk
  * counts the paths of each non-directory inode (a hardlink group is an
  * inode met under several paths); both walks take the same course.
@@ -69,7 +69,7 @@ static int sha256_end(struct manifest *m, struct cli_buf *b)
 }
 
 /* sha256 of a regular file's content, which must be exactly st->file_size bytes. */
-static int content_sha(struct manifest *m, const struct cli_node *n, struct cli_buf *b)
+static int content_sha(struct manifest *m, const struct esc_entry *n, struct cli_buf *b)
 {
 	uint64_t off = 0, size = n->st->file_size;
 	int ret = sha256_begin(m);
@@ -130,7 +130,7 @@ static int xattr_value(struct manifest *m, const struct cli_xattr *x, struct cli
  * "-" is null, the numeric columns are numbers, the path as ls --json
  * gives it, the rest strings as the text form writes them.
  */
-static void print_json_row(struct manifest *m, const struct cli_node *n, const char *row)
+static void print_json_row(struct manifest *m, const struct esc_entry *n, const char *row)
 {
 	static const char *const keys[] = { "path", "type", "mode", "uid", "gid", "size",
 					    "mtime_sec", "mtime_nsec", "nlink", "rdev", "target",
@@ -173,7 +173,7 @@ static void print_json_row(struct manifest *m, const struct cli_node *n, const c
 }
 
 /* One row: the path, @cols (each after a TAB) and the hardlink column. */
-static void print_row(struct manifest *m, const struct cli_node *n, const char *cols, bool error)
+static void print_row(struct manifest *m, const struct esc_entry *n, const char *cols, bool error)
 {
 	size_t count = 0, g;
 	FILE *out = stdout;
@@ -209,7 +209,7 @@ static void print_row(struct manifest *m, const struct cli_node *n, const char *
 }
 
 /* The first walk: count the paths of each non-directory inode. */
-static int count_visit(void *user, const struct cli_node *n)
+static int count_visit(void *user, const struct esc_entry *n)
 {
 	struct manifest *m = user;
 
@@ -218,7 +218,7 @@ static int count_visit(void *user, const struct cli_node *n)
 	return 0;
 }
 
-static int manifest_visit(void *user, const struct cli_node *n)
+static int manifest_visit(void *user, const struct esc_entry *n)
 {
 	struct manifest *m = user;
 	const struct eshare_stat *st = n->st;
@@ -327,8 +327,7 @@ int cmd_manifest(struct cli_ctx *ctx, struct cli_args *a)
 	}
 	m.buf = cli_malloc(READ_SIZE);
 	ctx->quiet_log = true;
-	cli_walk_flags(ctx, root, "/", count_visit, NULL, &m,
-		       CLI_WALK_PATH_ORDER | CLI_WALK_QUIET);
+	cli_walk(ctx, root, "/", count_visit, NULL, &m, ESC_WALK_PATH_ORDER | CLI_WALK_QUIET);
 	ctx->quiet_log = false;
 	/*
 	 * What can be read is printed, bad entries as ERROR rows; the
@@ -339,7 +338,7 @@ int cmd_manifest(struct cli_ctx *ctx, struct cli_args *a)
 		fputs("[", stdout);
 	else
 		printf("%s\n", header);
-	ret = cli_walk_flags(ctx, root, "/", manifest_visit, NULL, &m, CLI_WALK_PATH_ORDER);
+	ret = cli_walk(ctx, root, "/", manifest_visit, NULL, &m, ESC_WALK_PATH_ORDER);
 	if (m.json)
 		printf("%s]\n", m.n ? "\n" : "");
 	else

@@ -307,12 +307,12 @@ static int ls_dir(struct ls_state *s, eshare_inode *dir, const char *path, size_
 		  bool quiet_readdir)
 {
 	struct cli_buf child = { 0 };
-	struct cli_dirstream *ds = cli_malloc(sizeof(*ds));
-	const struct cli_dirent *e;
+	struct esc_dirstream *ds = cli_malloc(sizeof(*ds));
+	const struct esc_dirent *e;
 	int ret, first = 0;
 
-	cli_dirstream_open(ds, dir, 0);
-	while ((ret = cli_dirstream_next(ds, &e)) > 0) {
+	esc_dirstream_open(ds, dir, 0);
+	while ((ret = esc_dirstream_next(ds, &e)) > 0) {
 		struct eshare_stat st;
 		eshare_inode *ino;
 
@@ -346,7 +346,7 @@ static int ls_dir(struct ls_state *s, eshare_inode *dir, const char *path, size_
 }
 
 /* ls -R: each directory's listing under a "path:" header, depth first. */
-static int ls_walk_pre(void *user, const struct cli_node *n)
+static int ls_walk_pre(void *user, const struct esc_entry *n)
 {
 	struct ls_state *s = user;
 	int ret;
@@ -393,7 +393,7 @@ int cmd_ls(struct cli_ctx *ctx, struct cli_args *a)
 		ret = ls_entry(&s, ino, &st, path.p, path.len, name, strlen(name));
 		ls_flush(&s);
 	} else if (s.recursive) {
-		ret = cli_walk(ctx, ino, path.p, ls_walk_pre, NULL, &s);
+		ret = cli_walk(ctx, ino, path.p, ls_walk_pre, NULL, &s, 0);
 		if (!ret)
 			ret = s.err;
 	} else {
@@ -438,8 +438,9 @@ int cmd_stat(struct cli_ctx *ctx, struct cli_args *a)
 		       "\"rdev_major\": %u, \"rdev_minor\": %u, \"size\": %llu, "
 		       "\"blocks\": %llu, \"blksize\": %u, \"mtime_sec\": %lld, "
 		       "\"mtime_nsec\": %u, \"layout\": %u, \"layout_name\": \"%s\"}\n",
-		       cli_type_name(st.mode), st.mode & 07777, (unsigned long long)st.ino, (unsigned long long)st.nid, st.nlink, st.uid,
-		       st.gid, st.rdev_major, st.rdev_minor, (unsigned long long)st.file_size,
+		       cli_type_name(st.mode), st.mode & 07777, (unsigned long long)st.ino,
+		       (unsigned long long)st.nid, st.nlink, st.uid, st.gid, st.rdev_major,
+		       st.rdev_minor, (unsigned long long)st.file_size,
 		       (unsigned long long)st.blocks, st.blksize, (long long)st.mtime_sec,
 		       st.mtime_nsec, st.layout, layout_name(st.layout));
 		goto out;

@@ -308,8 +308,7 @@ int main(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
-	if (strcmp(ctx.backend, "file") && strcmp(ctx.backend, "blockdev") &&
-	    strcmp(ctx.backend, "loop")) {
+	if (!esc_backend_known(ctx.backend)) {
 		cli_err(&ctx, "unknown backend '%s' (file, blockdev or loop)", ctx.backend);
 		goto usage_error;
 	}

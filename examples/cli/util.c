@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * erofs-share helpers: messages, opening the image, buffers, escaping,
- * symlink and xattr retrieval, an inode-number map.
+ * symlink and xattr retrieval, an inode-number map, the walk's messages.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,13 +356,32 @@ static void log_to_stderr(void *user, int level, const char *msg)
 			ctx->image_path ? ctx->image_path : "(domain)", msg);
 }
 
+static void mute_log(void *user, bool probing)
+{
+	struct cli_ctx *ctx = user;
+
+	ctx->quiet_log = probing;
+}
+
+int cli_image_attach(struct cli_ctx *ctx, eshare_domain *d, const char *path, eshare_image **out,
+		     bool devices_if_needed)
+{
+	/* A device's path and a message from the library */
+	char msg[PATH_MAX + 256];
+	struct esc_open_opts o = { .backend = ctx->backend, .devices = ctx->devices,
+				   .ndevices = ctx->ndevices,
+				   .devices_if_needed = devices_if_needed,
+				   .probe = mute_log, .probe_user = ctx };
+	int ret = esc_image_open(out, d, path, &o, msg, sizeof(msg));
+
+	if (ret)
+		cli_err(ctx, "%s: %s", path, msg);
+	return ret;
+}
+
 int cli_image_open(struct cli_ctx *ctx, const char *path)
 {
 	struct eshare_domain_opts dopts = ESHARE_DOMAIN_OPTS_INIT;
-	struct eshare_image_opts iopts = ESHARE_IMAGE_OPTS_INIT;
-	eshare_backend *devs[CLI_MAX_DEVICES] = { 0 };
-	eshare_backend *primary = NULL;
-	unsigned i;
 	int ret;
 
 	ctx->image_path = path;
@@ -373,36 +393,11 @@ int cli_image_open(struct cli_ctx *ctx, const char *path)
 		cli_err(ctx, "cannot create a domain: %s", eshare_strerror(ret));
 		return ret;
 	}
-	ret = eshare_backend_open(&primary, ctx->backend, path);
+	ret = cli_image_attach(ctx, ctx->domain, path, &ctx->image, false);
 	if (ret) {
-		cli_err(ctx, "%s: cannot open with the %s backend: %s", path, ctx->backend,
-			eshare_strerror(ret));
-		goto fail;
+		eshare_domain_close(ctx->domain);
+		ctx->domain = NULL;
 	}
-	for (i = 0; i < ctx->ndevices; i++) {
-		ret = eshare_backend_open(&devs[i], ctx->backend, ctx->devices[i]);
-		if (ret) {
-			cli_err(ctx, "%s: device %s: cannot open with the %s backend: %s", path,
-				ctx->devices[i], ctx->backend, eshare_strerror(ret));
-			goto fail;
-		}
-	}
-	iopts.name = path;
-	iopts.devices = devs;
-	iopts.ndevices = ctx->ndevices;
-	ret = eshare_image_attach(&ctx->image, ctx->domain, primary, &iopts);
-	if (ret) {
-		cli_err(ctx, "%s: cannot open the image: %s", path, eshare_strerror(ret));
-		goto fail;
-	}
-	return 0;
-fail:
-	/* attach failed or was not reached: the backends are still ours. */
-	for (i = 0; i < ctx->ndevices; i++)
-		eshare_backend_close(devs[i]);
-	eshare_backend_close(primary);
-	eshare_domain_close(ctx->domain);
-	ctx->domain = NULL;
 	return ret;
 }
 
@@ -649,4 +644,81 @@ void cli_inomap_free(struct cli_inomap *m)
 	free(m->keys);
 	free(m->vals);
 	memset(m, 0, sizeof(*m));
+}
+
+/* ---- walking ------------------------------------------------------------ */
+
+struct cli_walk {
+	struct cli_ctx *ctx;
+	cli_visit_fn pre, post;
+	void *user;
+	bool quiet;
+	int err;		/* the first error met */
+};
+
+static void walk_note(struct cli_walk *w, int err)
+{
+	if (!w->err)
+		w->err = err;
+}
+
+/* A bad entry (reported by the command) is remembered and not entered. */
+static int walk_result(struct cli_walk *w, int ret)
+{
+	if (ret >= 0)
+		return ret;
+	walk_note(w, ret);
+	return ESC_WALK_SKIP;
+}
+
+static int walk_pre(void *user, const struct esc_entry *e)
+{
+	struct cli_walk *w = user;
+
+	return walk_result(w, w->pre(w->user, e));
+}
+
+static int walk_post(void *user, const struct esc_entry *e)
+{
+	struct cli_walk *w = user;
+
+	return walk_result(w, w->post(w->user, e));
+}
+
+/* What the walk met: said with what the walk then does, and it goes on. */
+static int walk_error(void *user, const char *path, size_t pathlen, const char *what, int err)
+{
+	struct cli_walk *w = user;
+	struct cli_buf b = { 0 };
+
+	if (!w->quiet) {
+		if (!strcmp(what, "readdir"))
+			cli_buf_addf(&b, "%s (the rest of this directory skipped)", what);
+		else if (!strcmp(what, "lookup") || !strcmp(what, "stat"))
+			cli_buf_addf(&b, "%s", what);
+		else
+			cli_buf_addf(&b, "%s; skipped", what);
+		cli_err_path(w->ctx, path, pathlen, b.p, err);
+		cli_buf_free(&b);
+	}
+	walk_note(w, err);
+	return 0;
+}
+
+int cli_walk(struct cli_ctx *ctx, eshare_inode *start, const char *path, cli_visit_fn pre,
+	     cli_visit_fn post, void *user, unsigned flags)
+{
+	struct cli_walk w = { .ctx = ctx, .pre = pre, .post = post, .user = user,
+			      .quiet = flags & CLI_WALK_QUIET };
+	struct esc_walk_ops ops = { .visit = walk_pre, .post = post ? walk_post : NULL,
+				    .error = walk_error, .user = &w,
+				    .flags = (flags & ESC_WALK_PATH_ORDER) | ESC_WALK_DIRS_ONCE };
+	/* Every error goes to walk_error(): only a lack of memory ends the walk. */
+	int ret = esc_walk(start, path, &ops);
+
+	if (ret) {
+		fputs("erofs-share: out of memory\n", stderr);
+		exit(2);
+	}
+	return w.err;
 }

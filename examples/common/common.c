@@ -124,7 +124,11 @@ int esc_image_open(eshare_image **out, eshare_domain *d, const char *path,
 	}
 	iopts.name = path;
 	if (nd && o->devices_if_needed) {
+		if (o->probe)
+			o->probe(o->probe_user, true);
 		ret = eshare_image_attach(out, d, primary, &iopts);
+		if (o->probe)
+			o->probe(o->probe_user, false);
 		if (ret != -ENXIO)
 			goto done;
 	}
@@ -162,110 +166,142 @@ fail:
 	return ret;
 }
 
-/* ---- walker ----------------------------------------------------------- */
+bool esc_backend_known(const char *kind)
+{
+	return !strcmp(kind, "file") || !strcmp(kind, "blockdev") || !strcmp(kind, "loop");
+}
 
-/* Entries of a directory are read this many at a time. */
-#define BATCH 128u
+/* ---- directory stream --------------------------------------------------- */
 
-struct dent {
-	uint32_t nameoff, namelen;
-	uint64_t ino;
-	uint64_t next;			/* the cookie that resumes after it */
+static int stream_collect(void *user, const char *name, size_t namelen, uint64_t ino,
+			  unsigned type, uint64_t next)
+{
+	struct esc_dirstream *ds = user;
+	struct esc_dirent *e;
+
+	if ((namelen == 1 && name[0] == '.') || (namelen == 2 && name[0] == '.' && name[1] == '.'))
+		return 0;
+	/* The library promises names of 1..255 bytes. */
+	if (!namelen || namelen >= sizeof(e->name))
+		return -EIO;
+	e = &ds->v[ds->n++];
+	memcpy(e->name, name, namelen);
+	e->name[namelen] = '\0';
+	e->namelen = namelen;
+	e->ino = ino;
+	e->type = type;
+	e->next = next;
+	/* Stop once the batch is full; the cookie then points past this entry. */
+	return ds->n == ESC_DIR_BATCH;
+}
+
+void esc_dirstream_open(struct esc_dirstream *ds, eshare_inode *dir, uint64_t cookie)
+{
+	ds->dir = dir;
+	ds->cookie = cookie;
+	ds->n = ds->pos = 0;
+	ds->end = 1;
+}
+
+int esc_dirstream_next(struct esc_dirstream *ds, const struct esc_dirent **e)
+{
+	while (ds->pos == ds->n) {
+		int ret;
+
+		if (ds->end <= 0)
+			return ds->end;
+		ds->n = ds->pos = 0;
+		ret = eshare_readdir(ds->dir, &ds->cookie, stream_collect, ds);
+		ds->end = ret > 0 ? 1 : ret;
+	}
+	*e = &ds->v[ds->pos++];
+	return 1;
+}
+
+/* ---- walker ------------------------------------------------------------- */
+
+/* A set of directory inode numbers (ESC_WALK_DIRS_ONCE), open addressing. */
+struct inoset {
+	uint64_t *slot;
+	unsigned char *used;
+	size_t cap, n;
 };
 
-struct batch {
-	struct dent v[BATCH];
-	unsigned n;
-	char *names;
-	size_t namelen, namecap;
-	int err;			/* -ENOMEM while filling */
+/* Add @ino: 1 if new, 0 if there already, -ENOMEM. */
+static int inoset_add(struct inoset *s, uint64_t ino)
+{
+	size_t i, mask;
+
+	if (2 * (s->n + 1) > s->cap) {
+		struct inoset g = { .cap = s->cap ? 2 * s->cap : 256 };
+
+		g.slot = malloc(g.cap * sizeof(*g.slot));
+		g.used = calloc(g.cap, 1);
+		if (!g.slot || !g.used) {
+			free(g.slot);
+			free(g.used);
+			return -ENOMEM;
+		}
+		for (i = 0; i < s->cap; i++)
+			if (s->used[i])
+				inoset_add(&g, s->slot[i]);	/* room for all: cannot fail */
+		free(s->slot);
+		free(s->used);
+		*s = g;
+	}
+	mask = s->cap - 1;
+	/* Fibonacci hashing; the table is at most half full, so the probe ends. */
+	for (i = (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 32) & mask; s->used[i]; i = (i + 1) & mask)
+		if (s->slot[i] == ino)
+			return 0;
+	s->used[i] = 1;
+	s->slot[i] = ino;
+	s->n++;
+	return 1;
+}
+
+/* A subdirectory visited but not yet entered (ESC_WALK_PATH_ORDER). */
+struct pending {
+	char name[256];
+	size_t namelen;
 };
 
 /* A directory being walked. */
 struct frame {
 	eshare_inode *ino;
-	uint64_t dino;			/* its inode number, for cycle detection */
-	uint64_t cookie;		/* where the next batch starts */
-	bool end;			/* readdir said there is no more */
-	unsigned idx;			/* next entry of the batch */
-	struct batch b;
-	size_t pathlen;			/* its path's length in the walk's buffer */
+	struct eshare_stat st;
+	uint64_t cookie;		/* where its next entry is read */
+	size_t pathlen;			/* length of its path in the walk's buffer */
+	size_t nameoff;			/* where its name starts in that path */
+	/*
+	 * ESC_WALK_PATH_ORDER: its subdirectories waiting to be entered, each
+	 * name a prefix of the next (at most 255 of them).
+	 */
+	struct pending *pend;
+	size_t npend, cappend;
+	bool eof;			/* all its entries read */
 };
 
 struct walk {
 	const struct esc_walk_ops *ops;
 	struct frame *stack;
-	unsigned depth, cap;
+	size_t depth, cap;
 	char *path;
 	size_t pathlen, pathcap;
+	/* One batch for the whole walk: it belongs to the frame being read. */
+	struct esc_dirstream ds;
+	size_t ds_frame;		/* SIZE_MAX: none */
+	struct inoset seen;		/* ESC_WALK_DIRS_ONCE: directories entered */
+	bool stopping;			/* a callback said ESC_WALK_STOP */
 };
-
-static int batch_fn(void *user, const char *name, size_t namelen, uint64_t ino, unsigned type,
-		    uint64_t next)
-{
-	struct batch *b = user;
-	struct dent *e;
-
-	(void)type;
-	if ((namelen == 1 && name[0] == '.') || (namelen == 2 && name[0] == '.' && name[1] == '.'))
-		return 0;
-	if (b->n == BATCH)
-		return 1;	/* full: resume at the last entry's cookie */
-	if (b->namelen + namelen + 1 > b->namecap) {
-		size_t cap = b->namecap ? b->namecap : 4096;
-		char *p;
-
-		while (cap < b->namelen + namelen + 1)
-			cap *= 2;
-		p = realloc(b->names, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return 1;
-		}
-		b->names = p;
-		b->namecap = cap;
-	}
-	e = &b->v[b->n++];
-	e->nameoff = (uint32_t)b->namelen;
-	e->namelen = (uint32_t)namelen;
-	e->ino = ino;
-	e->next = next;
-	memcpy(b->names + b->namelen, name, namelen);
-	b->namelen += namelen;
-	b->names[b->namelen++] = '\0';
-	return 0;
-}
-
-/* Read the next batch of @f's entries. */
-static int refill(struct frame *f)
-{
-	int ret;
-
-	f->b.n = 0;
-	f->b.namelen = 0;
-	f->b.err = 0;
-	f->idx = 0;
-	ret = eshare_readdir(f->ino, &f->cookie, batch_fn, &f->b);
-	if (ret < 0)
-		return ret;
-	if (f->b.err)
-		return f->b.err;
-	if (ret == 0)
-		f->end = true;
-	else if (f->b.n)
-		f->cookie = f->b.v[f->b.n - 1].next;
-	else
-		return -EIO;	/* stopped with nothing delivered: cannot progress */
-	return 0;
-}
 
 static int path_add(struct walk *w, const char *s, size_t len)
 {
-	if (w->pathlen + len + 2 > w->pathcap) {
+	if (w->pathlen + len + 1 > w->pathcap) {
 		size_t cap = w->pathcap ? w->pathcap : 256;
 		char *p;
 
-		while (cap < w->pathlen + len + 2)
+		while (cap < w->pathlen + len + 1)
 			cap *= 2;
 		p = realloc(w->path, cap);
 		if (!p)
@@ -279,6 +315,16 @@ static int path_add(struct walk *w, const char *s, size_t len)
 	return 0;
 }
 
+/* Append "/name" (no '/' after the root); *nameoff is where the name starts. */
+static int path_child(struct walk *w, const char *name, size_t namelen, size_t *nameoff)
+{
+	int ret = path_add(w, "/", !(w->pathlen == 1 && w->path[0] == '/'));
+
+	*nameoff = w->pathlen;
+	return ret ? ret : path_add(w, name, namelen);
+}
+
+/* Tell the error callback: 0 to go on, <0 to end the walk. */
 static int report(struct walk *w, const char *what, int err)
 {
 	if (!w->ops->error)
@@ -286,46 +332,56 @@ static int report(struct walk *w, const char *what, int err)
 	return w->ops->error(w->ops->user, w->path, w->pathlen, what, err);
 }
 
-/* Enter directory @ino (a reference the stack takes over). */
-static int push(struct walk *w, eshare_inode *ino, uint64_t dino)
+/* Report an entry the walk leaves out: 1 to go on without it, <0 to end the walk. */
+static int report_skip(struct walk *w, const char *what, int err)
 {
-	struct frame *f;
-	unsigned i;
-	int ret;
+	int ret = report(w, what, err);
 
-	if (w->depth >= ESC_WALK_MAX_DEPTH) {
+	return ret ? ret : 1;
+}
+
+/* A callback's value: 0 to go on, <0 to end the walk; ESC_WALK_STOP is noted. */
+static int callback_result(struct walk *w, int ret)
+{
+	if (ret == ESC_WALK_STOP)
+		w->stopping = true;
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Array @p of *@cap elements of @size bytes with room for one more than
+ * @n: @p itself, a larger copy, or NULL (@p is then unchanged).
+ */
+static void *grow(void *p, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t c = *cap ? *cap * 2 : first;
+	void *q;
+
+	if (n < *cap)
+		return p;
+	q = realloc(p, c * size);
+	if (q)
+		*cap = c;
+	return q;
+}
+
+static int push(struct walk *w, eshare_inode *ino, const struct eshare_stat *st, size_t nameoff)
+{
+	struct frame *f, *stack;
+
+	stack = grow(w->stack, &w->cap, w->depth, sizeof(*stack), 16);
+	if (!stack) {
 		eshare_inode_put(ino);
-		return report(w, "directories nested too deeply", -ELOOP);
+		return -ENOMEM;
 	}
-	for (i = 0; i < w->depth; i++) {
-		if (w->stack[i].dino == dino) {
-			eshare_inode_put(ino);
-			return report(w, "directory cycle (an ancestor's inode again)", -ELOOP);
-		}
-	}
-	if (w->depth == w->cap) {
-		unsigned cap = w->cap ? w->cap * 2 : 16;
-		struct frame *s = realloc(w->stack, cap * sizeof(*s));
-
-		if (!s) {
-			eshare_inode_put(ino);
-			return -ENOMEM;
-		}
-		w->stack = s;
-		w->cap = cap;
-	}
-	f = &w->stack[w->depth];
+	w->stack = stack;
+	f = &w->stack[w->depth++];
 	memset(f, 0, sizeof(*f));
 	f->ino = ino;
-	f->dino = dino;
+	f->st = *st;
 	f->pathlen = w->pathlen;
-	ret = refill(f);
-	if (ret) {
-		free(f->b.names);
-		eshare_inode_put(ino);
-		return report(w, "readdir", ret);
-	}
-	w->depth++;
+	f->nameoff = nameoff;
+	w->ds_frame = SIZE_MAX;
 	return 0;
 }
 
@@ -334,13 +390,171 @@ static void pop(struct walk *w)
 	struct frame *f = &w->stack[--w->depth];
 
 	eshare_inode_put(f->ino);
-	free(f->b.names);
+	free(f->pend);
+	if (w->ds_frame == w->depth)
+		w->ds_frame = SIZE_MAX;
+}
+
+/*
+ * May the walk enter directory @st (at w->path)?  One already on the path
+ * is a cycle; with ESC_WALK_DIRS_ONCE, one entered before under another
+ * path has two parents.  Both are corruption.  Returns 0, 1 to leave it
+ * out and go on, or <0 to end the walk.
+ */
+static int may_enter(struct walk *w, const struct eshare_stat *st)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < w->depth; i++)
+		if (w->stack[i].st.ino == st->ino)
+			return report_skip(w, "directory cycle (an ancestor's inode again)",
+					   -ESHARE_EFSCORRUPTED);
+	if (w->ops->flags & ESC_WALK_DIRS_ONCE) {
+		ret = inoset_add(&w->seen, st->ino);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return report_skip(w, "directory already seen under another path "
+					      "(a directory hard link)", -ESHARE_EFSCORRUPTED);
+	}
+	if (w->depth >= ESC_WALK_MAX_DEPTH)
+		return report_skip(w, "directories nested too deeply", -ELOOP);
+	return 0;
+}
+
+/* The directory on top is done: its post call, then off the stack. */
+static int finish_dir(struct walk *w)
+{
+	struct frame *f = &w->stack[w->depth - 1];
+	int ret = 0;
+
+	if (w->ops->post) {
+		struct esc_entry e = { .path = w->path, .pathlen = w->pathlen,
+				       .name = w->path + f->nameoff,
+				       .namelen = f->pathlen - f->nameoff, .ino = f->ino,
+				       .st = &f->st, .depth = (unsigned)(w->depth - 1) };
+
+		ret = callback_result(w, w->ops->post(w->ops->user, &e));
+	}
+	pop(w);
+	return ret;
+}
+
+/*
+ * The entry @name of the directory on top: looked up and stat'ed, then
+ * visited and entered (or left pending) if a directory; with @pending, the
+ * subdirectory visited before and left pending, now entered.
+ */
+static int open_child(struct walk *w, const char *name, size_t namelen, bool pending)
+{
+	struct frame *f = &w->stack[w->depth - 1];
+	struct eshare_stat st = ESHARE_STAT_INIT;
+	struct pending *pend;
+	struct esc_entry e;
+	eshare_inode *child;
+	size_t nameoff;
+	int ret;
+
+	ret = path_child(w, name, namelen, &nameoff);
+	if (ret)
+		return ret;
+	ret = eshare_lookup_at(&child, f->ino, name, namelen);
+	if (ret)
+		return report(w, "lookup", ret);
+	ret = eshare_stat(child, &st);
+	if (!ret && S_ISDIR(st.mode) && pending)
+		return push(w, child, &st, nameoff);
+	if (ret || pending) {
+		eshare_inode_put(child);
+		/* (pending: the image cannot change under us, a library fault) */
+		return report(w, "stat", ret ? ret : -EIO);
+	}
+	if (S_ISDIR(st.mode)) {
+		ret = may_enter(w, &st);
+		if (ret) {
+			eshare_inode_put(child);
+			return ret < 0 ? ret : 0;
+		}
+	}
+	e = (struct esc_entry){ .path = w->path, .pathlen = w->pathlen,
+				.name = w->path + nameoff, .namelen = namelen,
+				.ino = child, .st = &st, .depth = (unsigned)w->depth };
+	ret = w->ops->visit(w->ops->user, &e);
+	if (ret || !S_ISDIR(st.mode)) {
+		eshare_inode_put(child);
+		return callback_result(w, ret);
+	}
+	if (!(w->ops->flags & ESC_WALK_PATH_ORDER))
+		return push(w, child, &st, nameoff);
+	/* Entered once the siblings that sort before "name/" are visited. */
+	eshare_inode_put(child);
+	pend = grow(f->pend, &f->cappend, f->npend, sizeof(*pend), 4);
+	if (!pend)
+		return -ENOMEM;
+	f->pend = pend;
+	memcpy(pend[f->npend].name, name, namelen);
+	pend[f->npend].name[namelen] = '\0';
+	pend[f->npend++].namelen = namelen;
+	return 0;
+}
+
+/*
+ * Does @d sort before everything below the pending directory @t?  Names
+ * come in increasing order, so @d is after @t; it is before "t/..." only
+ * if it extends @t with a byte below '/'.
+ */
+static bool before_subtree(const struct esc_dirent *d, const struct pending *t)
+{
+	return d->namelen > t->namelen && !memcmp(d->name, t->name, t->namelen) &&
+	       (unsigned char)d->name[t->namelen] < '/';
+}
+
+/* Enter the last pending subdirectory of the directory on top. */
+static int enter_pending(struct walk *w)
+{
+	struct frame *f = &w->stack[w->depth - 1];
+	struct pending *t = &f->pend[--f->npend];
+
+	/* @t stays put: nothing is added to f->pend on the way */
+	return open_child(w, t->name, t->namelen, true);
+}
+
+/* One step of the walk in the directory on top: <0 ends the walk. */
+static int step(struct walk *w)
+{
+	size_t top = w->depth - 1;
+	struct frame *f = &w->stack[top];
+	const struct esc_dirent *d;
+	int ret;
+
+	w->pathlen = f->pathlen;
+	w->path[w->pathlen] = '\0';
+	if (w->stopping)
+		return finish_dir(w);
+	if (f->eof)
+		return f->npend ? enter_pending(w) : finish_dir(w);
+	if (w->ds_frame != top) {
+		esc_dirstream_open(&w->ds, f->ino, f->cookie);
+		w->ds_frame = top;
+	}
+	ret = esc_dirstream_next(&w->ds, &d);
+	if (ret <= 0) {
+		f->eof = true;
+		return ret < 0 ? report(w, "readdir", ret) : 0;
+	}
+	if (f->npend && !before_subtree(d, &f->pend[f->npend - 1])) {
+		/* the last pending subdirectory's turn; @d is read again after it */
+		return enter_pending(w);
+	}
+	f->cookie = d->next;
+	return open_child(w, d->name, d->namelen, false);
 }
 
 int esc_walk(eshare_inode *start, const char *path, const struct esc_walk_ops *ops)
 {
 	struct eshare_stat st = ESHARE_STAT_INIT;
-	struct walk w = { .ops = ops };
+	struct walk w = { .ops = ops, .ds_frame = SIZE_MAX };
 	struct esc_entry e;
 	const char *slash;
 	int ret;
@@ -358,77 +572,24 @@ int esc_walk(eshare_inode *start, const char *path, const struct esc_walk_ops *o
 				.name = slash ? slash + 1 : w.path, .ino = start, .st = &st };
 	e.namelen = strlen(e.name);
 	ret = ops->visit(ops->user, &e);
-	if (ret < 0 || ret == ESC_WALK_SKIP || !S_ISDIR(st.mode)) {
+	if (ret || !S_ISDIR(st.mode)) {
 		ret = ret < 0 ? ret : 0;
 		goto out;
 	}
-	ret = push(&w, eshare_inode_get(start), st.ino);
-	if (ret)
-		goto out;
-	while (w.depth) {
-		struct frame *f = &w.stack[w.depth - 1];
-		eshare_inode *child;
-		struct dent *d;
-		const char *name;
-
-		w.pathlen = f->pathlen;
-		w.path[w.pathlen] = '\0';
-		if (f->idx == f->b.n) {
-			if (!f->end) {
-				ret = refill(f);
-				if (ret) {
-					ret = report(&w, "readdir", ret);
-					if (ret)
-						goto out;
-					pop(&w);
-				}
-				continue;
-			}
-			pop(&w);
-			continue;
-		}
-		d = &f->b.v[f->idx++];
-		name = f->b.names + d->nameoff;
-		ret = path_add(&w, "/", !(w.pathlen == 1 && w.path[0] == '/'));
-		if (!ret)
-			ret = path_add(&w, name, d->namelen);
-		if (ret)
-			goto out;
-		ret = eshare_lookup_at(&child, f->ino, name, d->namelen);
-		if (ret) {
-			ret = report(&w, "lookup", ret);
-			if (ret)
-				goto out;
-			continue;
-		}
-		ret = eshare_stat(child, &st);
-		if (ret) {
-			eshare_inode_put(child);
-			ret = report(&w, "stat", ret);
-			if (ret)
-				goto out;
-			continue;
-		}
-		e = (struct esc_entry){ .path = w.path, .pathlen = w.pathlen,
-					.name = w.path + w.pathlen - d->namelen,
-					.namelen = d->namelen, .ino = child, .st = &st,
-					.depth = w.depth };
-		ret = ops->visit(ops->user, &e);
-		if (ret < 0 || ret == ESC_WALK_SKIP || !S_ISDIR(st.mode)) {
-			eshare_inode_put(child);
-			if (ret < 0)
-				goto out;
-			continue;
-		}
-		ret = push(&w, child, st.ino);
-		if (ret)
+	if (ops->flags & ESC_WALK_DIRS_ONCE) {
+		ret = inoset_add(&w.seen, st.ino);
+		if (ret < 0)
 			goto out;
 	}
-	ret = 0;
+	ret = push(&w, eshare_inode_get(start), &st, (size_t)(e.name - w.path));
+	while (!ret && w.depth)
+		ret = step(&w);
 out:
 	while (w.depth)
 		pop(&w);
 	free(w.stack);
+	free(w.seen.slot);
+	free(w.seen.used);
 	free(w.path);
 	return ret;
 }

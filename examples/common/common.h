@@ -47,6 +47,13 @@ struct esc_open_opts {
 	 * the one multi-device image among several.
 	 */
 	bool devices_if_needed;
+	/*
+	 * May be NULL: with devices_if_needed, called with true before the
+	 * first attach (the one without the devices) and with false after it.
+	 * That attach is a probe: a caller may mute the library's log for it.
+	 */
+	void (*probe)(void *user, bool probing);
+	void *probe_user;
 };
 
 /*
@@ -57,42 +64,116 @@ struct esc_open_opts {
 int esc_image_open(eshare_image **out, eshare_domain *d, const char *path,
 		   const struct esc_open_opts *o, char *msg, size_t msglen);
 
-/* Directory nesting the walker accepts (deeper is reported as -ELOOP). */
+/* Is @kind a built-in backend ("file", "blockdev" or "loop")? */
+bool esc_backend_known(const char *kind);
+
+/* ---- directories and the tree walker --------------------------------- */
+
+/* One directory entry as eshare_readdir() gives it. */
+struct esc_dirent {
+	char name[256];			/* NUL-terminated copy (names are 1..255 bytes) */
+	size_t namelen;
+	uint64_t ino;
+	unsigned type;
+	uint64_t next;			/* the readdir cookie after this entry */
+};
+
+/*
+ * A directory read a few entries at a time: memory stays the same whatever
+ * the directory's size.  "." and ".." are left out: a walker takes a
+ * directory's parent from the walk, never from the image.
+ */
+#define ESC_DIR_BATCH 32
+struct esc_dirstream {
+	eshare_inode *dir;		/* borrowed */
+	uint64_t cookie;		/* where the next batch starts */
+	struct esc_dirent v[ESC_DIR_BATCH];
+	unsigned n, pos;
+	int end;			/* after v: 1 more, 0 the end, <0 readdir's error */
+};
+/* Start reading @dir at @cookie (0: the beginning). */
+void esc_dirstream_open(struct esc_dirstream *ds, eshare_inode *dir, uint64_t cookie);
+/*
+ * 1 with *e set (valid until the next call), 0 at the end, <0 readdir's
+ * error (-EIO for a name of no or more than 255 bytes).
+ */
+int esc_dirstream_next(struct esc_dirstream *ds, const struct esc_dirent **e);
+
+/*
+ * Directory nesting the walker accepts.  A crafted image can describe an
+ * arbitrarily deep (or cyclic) tree; a real one deeper than this cannot even
+ * be addressed by path on Linux (each level costs at least 2 bytes of a
+ * 4096-byte PATH_MAX).
+ */
 #define ESC_WALK_MAX_DEPTH 2048
 
 /* One entry as the walker shows it; everything is valid during the call only. */
 struct esc_entry {
 	const char *path;		/* "/" or "/a/b", NUL-terminated */
 	size_t pathlen;
-	const char *name;		/* the last component ("" for the start) */
+	const char *name;		/* the last component ("" for the root) */
 	size_t namelen;
 	eshare_inode *ino;		/* borrowed: eshare_inode_get() to keep it */
 	const struct eshare_stat *st;
-	unsigned depth;
+	unsigned depth;			/* 0 for the start */
 };
 
 /* Returned by a visit callback: do not enter this directory. */
 #define ESC_WALK_SKIP 1
+/*
+ * Returned by a visit or post callback: end the walk.  The directories
+ * already entered still get their post call; esc_walk() returns 0.
+ */
+#define ESC_WALK_STOP 2
+
+/*
+ * Flags of a walk.  ESC_WALK_PATH_ORDER visits entries in the byte order of
+ * their full paths (a subdirectory is entered after the siblings whose names
+ * extend its name with a byte below '/', as "a-b" comes before "a/x"),
+ * which needs no sort of the whole tree.  ESC_WALK_DIRS_ONCE enters each
+ * directory inode once: one met again under another path (a directory hard
+ * link, which Linux never makes) is an error; memory then grows with the
+ * number of directories.
+ */
+#define ESC_WALK_PATH_ORDER 0x1u
+#define ESC_WALK_DIRS_ONCE 0x2u
 
 struct esc_walk_ops {
-	/* Every entry, a directory before its contents.  0, ESC_WALK_SKIP or <0 to stop. */
+	/*
+	 * Every entry, a directory before its contents.  Returns 0,
+	 * ESC_WALK_SKIP, ESC_WALK_STOP, or <0 to end the walk at once (no
+	 * more calls at all; esc_walk() returns it).
+	 */
 	int (*visit)(void *user, const struct esc_entry *e);
 	/*
-	 * An entry that could not be listed, opened or stat'ed: @what says
-	 * which.  Return 0 to go on with the rest of the tree, <0 to stop.
-	 * NULL stops at the first error.
+	 * May be NULL: every directory entered, after its contents.  Returns
+	 * 0, ESC_WALK_STOP or <0 as @visit.
+	 */
+	int (*post)(void *user, const struct esc_entry *e);
+	/*
+	 * What the walk itself met at @path: @what is "lookup", "stat" (the
+	 * entry is then not visited), "readdir" (the rest of that directory
+	 * is not read; it still gets its post call) or a fault of the tree
+	 * ("directory cycle (an ancestor's inode again)" and
+	 * ESHARE_EFSCORRUPTED, "directory already seen under another path (a
+	 * directory hard link)" and ESHARE_EFSCORRUPTED, "directories nested
+	 * too deeply" and -ELOOP: the directory is then neither visited nor
+	 * entered).  Return 0 to go on with the rest of the tree, <0 to end
+	 * the walk at once.  NULL ends it at the first error.
 	 */
 	int (*error)(void *user, const char *path, size_t pathlen, const char *what, int err);
 	void *user;
+	unsigned flags;			/* ESC_WALK_* */
 };
 
 /*
  * Walk the tree under @start (whose path is @path) depth first, with an
  * explicit stack: a crafted image may nest directories deeper than a C stack
- * survives, or loop back on itself (an ancestor's inode again is reported
- * as -ELOOP).  One directory's entries are held at a time per level, so
- * memory follows the depth, not the size of the tree.  Returns 0, the
- * first error that stopped the walk, or a callback's negative value.
+ * survives, or loop back on itself (an ancestor's inode again is an error).
+ * One batch of entries is held for the whole walk and a directory is read
+ * again from its cookie when the walk comes back to it, so memory follows
+ * the depth, not the size of the tree.  Returns 0, the error that ended the
+ * walk (-ENOMEM among them), or a callback's negative value.
  */
 int esc_walk(eshare_inode *start, const char *path, const struct esc_walk_ops *ops);
 
