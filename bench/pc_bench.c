@@ -2,7 +2,7 @@
 /*
  * pc_bench: the page cache alone (lib/cache/pagecache.c), against memcpy.
  *
- *   pc_bench [-p PAGES] [-o OBJ_PAGES] [-r REPEAT] [-t THREADS] [-T TESTS] [-q]
+ *   pc_bench [-p PAGES] [-o OBJ_PAGES] [-r REPEAT] [-t THREADS] [-T TESTS] [-P POLICIES] [-q]
  *
  * PAGES pages (default 16384, 64 MiB) in objects of OBJ_PAGES pages each
  * (default 256, 1 MiB: a file) are timed in these tests, each against a
@@ -34,6 +34,17 @@
  *          Baseline: a ring of PAGES/4 malloc'd pages, faulted in before
  *          the timing; each new page frees the oldest, mallocs and copies
  *          (memory that is reused, as evicted pages are).
+ *   zipf   reads of 64 KiB (a run of 16 pages) through pc_read_range()
+ *          into a cache of PAGES/4 pages, the run picked from all of
+ *          PAGES/16 by a Zipf law (exponent 0.9, ranks shuffled over the
+ *          objects), 16 x PAGES/16 reads a pass; a miss fills its page
+ *          with a memcpy from the source.  One untimed pass first, then
+ *          a timed one, whose page hit ratio is reported.  Baseline: the
+ *          memcpy of the same ranges from the source.
+ *   scan   as zipf, but every other read is of a hot set of an eighth of
+ *          the runs (uniformly), and the others walk through the other
+ *          runs in order, round and round: a one-pass scan much larger
+ *          than the cache competing with a hot set that fits in it.
  *
  * With -t N (default: 1 then 2) the objects are split between N threads
  * (object k to thread k % N) for both the cache and its baseline; the
@@ -42,11 +53,15 @@
  * untimed, every byte the cache returns is compared with the source.
  *
  * -T runs only the tests whose names are listed (comma-separated).
+ * -P runs every test with each eviction policy listed (comma-separated:
+ * s3fifo, the library's, and lru; default s3fifo), one after the other.
  *
- * Output: one line a test "TEST threads=N cache_ms=X memcpy_ms=Y ratio=Z",
- * ratio = cache / memcpy.  -q prints nothing but those lines.
+ * Output: one line a test "TEST threads=N cache_ms=X memcpy_ms=Y ratio=Z
+ * policy=P", ratio = cache / memcpy, then for zipf and scan "hit_ratio=H"
+ * (the median of the timed passes).  -q prints nothing but those lines.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -57,17 +72,22 @@
 #include <unistd.h>
 
 #include "cache/pagecache.h"
+#include "cache/pc_policy.h"
 
 #define PAGE PC_PAGE_SIZE
 #define MAX_THREADS 8
+#define RUN 16		/* pages a zipf or scan read: a run of one shard */
 
 struct bench {
 	const char *tests;	/* NULL: all */
+	const struct pc_policy_ops *policy;
 	uint64_t pages, obj_pages, nobj;
 	unsigned int threads, repeat;
 	unsigned char *src;	/* pages * PAGE bytes: what every object holds */
 	struct pc_cache *c;
 	uint64_t *obj;		/* cache ids of the objects */
+	uint64_t *trace;	/* zipf, scan: the runs read, in order */
+	uint64_t ntrace;
 };
 
 static double now(void)
@@ -109,8 +129,22 @@ static int no_fill(void *user, uint64_t index, void *page)
 /* ---- one timed phase, run by THREADS threads ---- */
 
 enum job {
-	J_HOT, J_HOT_SAME, J_MEMCPY_HOT, J_MEMCPY_HOT_SAME, J_COLD, J_MALLOC_COLD, J_MALLOC_RING
+	J_HOT, J_HOT_SAME, J_MEMCPY_HOT, J_MEMCPY_HOT_SAME, J_COLD, J_MALLOC_COLD, J_MALLOC_RING,
+	J_TRACE, J_MEMCPY_TRACE
 };
+
+/* A miss of the zipf and scan tests: the page from the source. */
+struct src_fill {
+	const unsigned char *obj_src;
+};
+
+static int fill_src(void *user, uint64_t index, void *page)
+{
+	const struct src_fill *f = user;
+
+	memcpy(page, f->obj_src + index * PAGE, PAGE);
+	return 0;
+}
 
 struct worker {
 	struct bench *b;
@@ -142,6 +176,24 @@ static void *worker_main(void *arg)
 	uint64_t k, off, i;
 
 	pthread_barrier_wait(w->bar);
+	if (w->job == J_TRACE || w->job == J_MEMCPY_TRACE) {
+		const uint64_t runs = b->obj_pages / RUN;
+
+		for (i = w->id; i < b->ntrace && !w->rc; i += b->threads) {
+			struct src_fill f;
+
+			k = b->trace[i] / runs;
+			off = b->trace[i] % runs * RUN * PAGE;
+			f.obj_src = b->src + k * osize;
+			if (w->job == J_TRACE)
+				w->rc = pc_read_range(b->c, b->obj[k], off, RUN * PAGE, w->buf,
+						      fill_src, &f);
+			else
+				memcpy(w->buf, f.obj_src + off, RUN * PAGE);
+		}
+		w->end = now();
+		return NULL;
+	}
 	for (k = 0; k < b->nobj && !w->rc; k++) {
 		const unsigned char *s = b->src + k * osize;
 
@@ -192,6 +244,9 @@ static void *worker_main(void *arg)
 				memcpy(p, b->src + i * PAGE, PAGE);
 			}
 			break;
+		case J_TRACE:
+		case J_MEMCPY_TRACE:
+			break;	/* above */
 		}
 	}
 	w->end = now();
@@ -236,10 +291,10 @@ static double run(struct bench *b, enum job job, size_t range, unsigned char **b
 static void new_cache(struct bench *b, uint64_t budget_pages)
 {
 	uint64_t k;
-	int rc = pc_create(&b->c, budget_pages * PAGE);
+	int rc = pc_create_policy(&b->c, budget_pages * PAGE, b->policy);
 
 	if (rc)
-		die("pc_create", rc);
+		die("pc_create_policy", rc);
 	for (k = 0; k < b->nobj; k++)
 		b->obj[k] = pc_object_new(b->c, PC_CLASS_DATA);
 }
@@ -307,12 +362,16 @@ static void check_cache(struct bench *b, size_t range, unsigned char *buf)
 	}
 }
 
-static void report(const char *test, struct bench *b, double *tc, double *tm)
+/* @hr: hit ratios of the repetitions, or NULL */
+static void report(const char *test, struct bench *b, double *tc, double *tm, double *hr)
 {
 	double c = median(tc, b->repeat), m = median(tm, b->repeat);
 
-	printf("%-14s threads=%u cache_ms=%.2f memcpy_ms=%.2f ratio=%.2f\n", test, b->threads, c,
-	       m, c / m);
+	printf("%-14s threads=%u cache_ms=%.2f memcpy_ms=%.2f ratio=%.2f policy=%s", test,
+	       b->threads, c, m, c / m, b->policy->name);
+	if (hr)
+		printf(" hit_ratio=%.3f", median(hr, b->repeat));
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -348,7 +407,7 @@ static void bench_hot(struct bench *b, size_t range, bool same, bool shuffle, co
 	b->c = NULL;
 	for (t = 0; t < b->threads; t++)
 		free(bufs[t]);
-	report(name, b, tc, tm);
+	report(name, b, tc, tm, NULL);
 }
 
 static double time_malloc_cold(struct bench *b)
@@ -482,7 +541,105 @@ static void bench_cold(struct bench *b, bool evict)
 			tm[r] = time_cold_child(b, base);
 		}
 	}
-	report(evict ? "cold-evict" : "cold", b, tc, tm);
+	report(evict ? "cold-evict" : "cold", b, tc, tm, NULL);
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* The runs the zipf (@scan false) or scan test reads, in order. */
+static void make_trace(struct bench *b, bool scan)
+{
+	const uint64_t nruns = b->pages / RUN, nhot = nruns / 8;
+	uint64_t *perm = malloc(nruns * sizeof(*perm)), rng = 0x9e3779b97f4a7c15ULL, i, j, t;
+	double *cdf = malloc(nruns * sizeof(*cdf)), sum = 0;
+
+	b->ntrace = 16 * nruns;
+	b->trace = malloc(b->ntrace * sizeof(*b->trace));
+	if (!perm || !cdf || !b->trace)
+		die("malloc", ENOMEM);
+	/* rank r (0 = hottest) is run perm[r]: hot runs lie anywhere */
+	for (i = 0; i < nruns; i++)
+		perm[i] = i;
+	for (i = nruns - 1; i > 0; i--) {
+		j = xorshift(&rng) % (i + 1);
+		t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (i = 0; i < nruns; i++) {
+		sum += 1.0 / pow((double)(i + 1), 0.9);
+		cdf[i] = sum;
+	}
+	for (i = 0; i < b->ntrace; i++) {
+		if (scan) {
+			/* the hot set is perm[0..nhot), the scan walks the rest */
+			if (i % 2)
+				b->trace[i] = perm[xorshift(&rng) % nhot];
+			else
+				b->trace[i] = perm[nhot + i / 2 % (nruns - nhot)];
+			continue;
+		}
+		double u = (double)(xorshift(&rng) >> 11) / 9007199254740992.0 * sum;
+		uint64_t lo = 0, hi = nruns - 1;
+
+		while (lo < hi) {
+			uint64_t mid = (lo + hi) / 2;
+
+			if (cdf[mid] < u)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		b->trace[i] = perm[lo];
+	}
+	free(perm);
+	free(cdf);
+}
+
+static void bench_trace(struct bench *b, bool scan)
+{
+	const size_t range = RUN * PAGE;
+	unsigned char *bufs[MAX_THREADS];
+	double tc[64], tm[64], hr[64];
+	struct pc_stats s0, s1;
+	unsigned int t, r;
+
+	for (t = 0; t < b->threads; t++) {
+		bufs[t] = aligned_alloc(64, range);
+		if (!bufs[t])
+			die("malloc", ENOMEM);
+		memset(bufs[t], 0, range);
+	}
+	make_trace(b, scan);
+	run(b, J_MEMCPY_TRACE, range, bufs, NULL);
+	for (r = 0; r < b->repeat; r++) {
+		new_cache(b, b->pages / 4);
+		run(b, J_TRACE, range, bufs, NULL);	/* warm up, untimed */
+		pc_get_stats(b->c, &s0);
+		if (r % 2) {
+			tm[r] = run(b, J_MEMCPY_TRACE, range, bufs, NULL);
+			tc[r] = run(b, J_TRACE, range, bufs, NULL);
+		} else {
+			tc[r] = run(b, J_TRACE, range, bufs, NULL);
+			tm[r] = run(b, J_MEMCPY_TRACE, range, bufs, NULL);
+		}
+		pc_get_stats(b->c, &s1);
+		hr[r] = (double)(s1.hits - s0.hits) /
+			(double)(s1.hits - s0.hits + s1.misses - s0.misses);
+		pc_destroy(b->c);
+		b->c = NULL;
+	}
+	free(b->trace);
+	b->trace = NULL;
+	for (t = 0; t < b->threads; t++)
+		free(bufs[t]);
+	report(scan ? "scan" : "zipf", b, tc, tm, hr);
 }
 
 /* Whether test @name was asked for. */
@@ -502,19 +659,21 @@ static bool want(const struct bench *b, const char *name)
 static void usage(void)
 {
 	fprintf(stderr, "usage: pc_bench [-p PAGES] [-o OBJ_PAGES] [-r REPEAT] [-t THREADS] "
-		"[-T TESTS] [-q]\n");
+		"[-T TESTS] [-P POLICIES] [-q]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	struct bench b = { .pages = 16384, .obj_pages = 256, .repeat = 9 };
-	unsigned int tlist[2] = { 1, 2 }, nt = 2, i;
+	const struct pc_policy_ops *plist[8] = { &pc_policy_s3fifo };
+	unsigned int tlist[2] = { 1, 2 }, nt = 2, np = 1, i;
+	char *tok, *save;
 	bool quiet = false;
 	uint64_t k;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "p:o:r:t:T:q")) != -1) {
+	while ((opt = getopt(argc, argv, "p:o:r:t:T:P:q")) != -1) {
 		switch (opt) {
 		case 'p':
 			b.pages = strtoull(optarg, NULL, 0);
@@ -531,6 +690,18 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			b.tests = optarg;
+			break;
+		case 'P':
+			for (np = 0, tok = strtok_r(optarg, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				if (np == 8 || !(plist[np] = pc_policy_find(tok))) {
+					fprintf(stderr, "pc_bench: no policy %s\n", tok);
+					usage();
+				}
+				np++;
+			}
+			if (!np)
+				usage();
 			break;
 		case 'q':
 			quiet = true;
@@ -559,8 +730,9 @@ int main(int argc, char **argv)
 		printf("pc_bench: %llu pages (%llu MiB) in objects of %llu pages, median of %u\n",
 		       (unsigned long long)b.pages, (unsigned long long)(b.pages * PAGE >> 20),
 		       (unsigned long long)b.obj_pages, b.repeat);
-	for (i = 0; i < nt; i++) {
-		b.threads = tlist[i];
+	for (i = 0; i < nt * np; i++) {
+		b.threads = tlist[i / np];
+		b.policy = plist[i % np];
 		if (want(&b, "hot-64k"))
 			bench_hot(&b, 64 << 10, false, false, "hot-64k");
 		if (want(&b, "hot-1m"))
@@ -573,6 +745,10 @@ int main(int argc, char **argv)
 			bench_cold(&b, false);
 		if (want(&b, "cold-evict"))
 			bench_cold(&b, true);
+		if (want(&b, "zipf"))
+			bench_trace(&b, false);
+		if (want(&b, "scan"))
+			bench_trace(&b, true);
 	}
 	free(b.obj);
 	free(b.src);

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lib/cache/pc_mem.c: the page cache's page memory.
+ *
+ * Page data and headers come from chunks (up to 2 MiB, aligned and
+ * madvise()d for a transparent huge page: one fault instead of 512) that a
+ * cache-wide pool carves and never returns before pc_destroy().  Each shard
+ * keeps a few spare pages; it takes them from the pool in batches and gives
+ * the surplus back, so a full shard recycles the page it evicts for the
+ * next one it stores, with no malloc() and no fault.  The pool grows in
+ * chunks up to the budget plus the shards' spares; past that (pages filled
+ * or evicted while pinned are outside the budget) it grows only by what is
+ * asked, and everything it grew by is used again afterwards.
+ *
+ * A spare page is poisoned for ASan, so a read of a freed page is caught;
+ * a page handed out is never on a free list, and a page goes back to one
+ * only when its last reference is dropped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "pc_internal.h"
+
+#define PC_CHUNK_MIN 16u	/* pages in the pool's first chunk */
+#define PC_CHUNK_MAX 512u	/* 2 MiB: one transparent huge page */
+#define PC_HUGE_SIZE ((size_t)PC_CHUNK_MAX * PC_PAGE_SIZE)
+
+/* ---- the pool of page memory ---- */
+
+static void chunk_unmap(void *map, size_t len)
+{
+	PC_UNPOISON(map, len);
+	munmap(map, len);
+}
+
+/*
+ * Map @n pages.  A chunk of PC_CHUNK_MAX pages is aligned to its size and
+ * asks for a transparent huge page: one fault instead of 512, which is most
+ * of what filling fresh memory costs (a new process read a whole image in
+ * 0.57x the time it took with small pages, median of 12).  The price, in a
+ * VM that hands freed memory back to its host (free page reporting, as on
+ * the VMs this was measured on): a fresh huge page may be memory the host
+ * must fault in again, and then such a first fill took 1.2 to 3.4x as long
+ * as with small pages, in 7 runs of 24 (BENCHMARKS.md, "Page cache").
+ */
+static void *chunk_map(uint32_t n, size_t *len)
+{
+	size_t sz = (size_t)n * PC_PAGE_SIZE, extra = 0;
+	unsigned char *m, *a;
+
+	if (n == PC_CHUNK_MAX)
+		extra = PC_HUGE_SIZE - PC_PAGE_SIZE;
+	m = mmap(NULL, sz + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	a = m;
+	if (extra) {
+		a = (unsigned char *)(((uintptr_t)m + PC_HUGE_SIZE - 1) & ~(PC_HUGE_SIZE - 1));
+		if (a > m)
+			munmap(m, (size_t)(a - m));
+		if (a + sz < m + sz + extra)
+			munmap(a + sz, (size_t)(m + sz + extra - (a + sz)));
+#ifdef MADV_HUGEPAGE
+		madvise(a, sz, MADV_HUGEPAGE);	/* a hint: without it, small pages */
+#endif
+	}
+	*len = sz;
+	return a;
+}
+
+/*
+ * Add a chunk of at least @want pages to the pool: the chunks double from
+ * PC_CHUNK_MIN to PC_CHUNK_MAX pages while the pool stays within its limit.
+ * The pool lock is held.
+ */
+static int pool_grow(struct pc_pool *pl, uint32_t want)
+{
+	uint64_t n = pl->nalloc > PC_CHUNK_MIN ? pl->nalloc : PC_CHUNK_MIN;
+	struct pc_chunk *ch;
+
+	if (n > PC_CHUNK_MAX)
+		n = PC_CHUNK_MAX;
+	if (pl->nalloc + n > pl->limit)
+		n = pl->limit > pl->nalloc ? pl->limit - pl->nalloc : 0;
+	if (n < want)
+		n = want;
+	ch = malloc(sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->hdrs = aligned_alloc(PC_CACHELINE, n * sizeof(struct pc_page));
+	ch->map = chunk_map((uint32_t)n, &ch->map_len);
+	if (!ch->hdrs || !ch->map) {
+		free(ch->hdrs);
+		free(ch);
+		return -ENOMEM;
+	}
+	PC_POISON(ch->map, ch->map_len);
+	ch->next = pl->chunks;
+	pl->chunks = ch;
+	pl->carve_data = ch->map;
+	pl->carve_hdr = ch->hdrs;
+	pl->carve_left = (uint32_t)n;
+	pl->nalloc += n;
+	return 0;
+}
+
+/* Move up to @want pages (at least one unless out of memory) onto *@list. */
+static uint32_t pool_take(struct pc_pool *pl, uint32_t want, struct pc_page **list)
+{
+	uint32_t got = 0;
+	struct pc_page *p;
+
+	pthread_mutex_lock(&pl->lock);
+	while (got < want && pl->free) {
+		p = pl->free;
+		pl->free = p->next;
+		p->next = *list;
+		*list = p;
+		got++;
+	}
+	if (got < want && !pl->carve_left)
+		pool_grow(pl, want - got);	/* on failure we make do with what we got */
+	if (got < want && pl->carve_left) {
+		/*
+		 * Carve k pages and list them in address order: a run of an
+		 * object stored in one go then lies in ascending memory, which
+		 * the CPU's prefetchers follow when it is read back.
+		 */
+		uint32_t k = want - got < pl->carve_left ? want - got : pl->carve_left, i;
+
+		for (i = k; i--;) {
+			p = pl->carve_hdr + i;
+			p->data = pl->carve_data + (size_t)i * PC_PAGE_SIZE;
+			p->state = PC_FREE;
+			p->next = *list;
+			*list = p;
+		}
+		pl->carve_hdr += k;
+		pl->carve_data += (size_t)k * PC_PAGE_SIZE;
+		pl->carve_left -= k;
+		got += k;
+	}
+	pthread_mutex_unlock(&pl->lock);
+	return got;
+}
+
+static void pool_give(struct pc_pool *pl, struct pc_page *first, struct pc_page *last)
+{
+	pthread_mutex_lock(&pl->lock);
+	last->next = pl->free;
+	pl->free = first;
+	pthread_mutex_unlock(&pl->lock);
+}
+
+void pc_pool_free(struct pc_pool *pl)
+{
+	struct pc_chunk *ch, *next;
+
+	for (ch = pl->chunks; ch; ch = next) {
+		next = ch->next;
+		chunk_unmap(ch->map, ch->map_len);
+		free(ch->hdrs);
+		free(ch);
+	}
+	pthread_mutex_destroy(&pl->lock);
+}
+
+/* ---- pages of a shard: the shard lock is held ---- */
+
+struct pc_page *pc_page_get(struct pc_cache *c, struct pc_shard *s, uint64_t obj,
+			    uint64_t index, uint64_t h)
+{
+	struct pc_page *p;
+
+	if (!s->spare)
+		s->nspare += pool_take(&c->pool, s->spare_max, &s->spare);
+	p = s->spare;
+	if (!p)
+		return NULL;
+	s->spare = p->next;
+	s->nspare--;
+	PC_UNPOISON(p->data, PC_PAGE_SIZE);
+	p->obj = obj;
+	p->index = index;
+	atomic_init(&p->refs, 1);
+	p->valid = 0;
+	p->state = PC_FILLING;
+	p->queue = 0;
+	p->freq = 0;
+	p->cls = PC_CLASS_DATA;
+	p->err = 0;
+	p->waiters = NULL;
+	p->qnext = p->qprev = NULL;
+	p->next = NULL;
+	p->onext = NULL;
+	p->opprev = NULL;
+	p->oent = NULL;
+	p->shard = s;
+	p->hash = h;
+	return p;
+}
+
+void pc_page_free(struct pc_cache *c, struct pc_shard *s, struct pc_page *p)
+{
+	PC_POISON(p->data, PC_PAGE_SIZE);
+	p->state = PC_FREE;
+	p->next = s->spare;
+	s->spare = p;
+	if (++s->nspare > 2 * s->spare_max) {
+		/* keep the newest, likelier still in the CPU cache; give the rest */
+		struct pc_page *keep = s->spare, *first, *last;
+		uint32_t i;
+
+		for (i = 1; i < s->spare_max; i++)
+			keep = keep->next;
+		first = last = keep->next;
+		while (last->next)
+			last = last->next;
+		keep->next = NULL;
+		pool_give(&c->pool, first, last);
+		s->nspare = s->spare_max;
+	}
+}
+
+void pc_page_unpin(struct pc_cache *c, struct pc_page *p)
+{
+	if (page_release(p)) {
+		struct pc_shard *s = p->shard;
+
+		pthread_mutex_lock(&s->lock);
+		pc_page_free(c, s, p);
+		pthread_mutex_unlock(&s->lock);
+	}
+}
