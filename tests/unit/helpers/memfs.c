@@ -117,6 +117,35 @@ int memfs_resolve(struct ef_fs *fs, const char *path, struct ef_inode *out)
 	return rc;
 }
 
+int memfs_decode_file(struct ef_fs *fs, struct ef_inode *ino, uint8_t *out)
+{
+	struct ef_scratch s = { 0 };
+	uint64_t pos = 0;
+	int rc = 0;
+
+	while (!rc && pos < ino->size) {
+		struct ef_map m;
+		uint8_t *tmp;
+
+		rc = ef_map(fs, ino, pos, &m);
+		if (rc)
+			break;
+		ck_assert(m.la <= pos && pos < m.la + m.llen && m.la + m.llen <= ino->size);
+		tmp = malloc(m.llen);
+		ck_assert_ptr_nonnull(tmp);
+		if (m.flags & EF_MAP_MAPPED)
+			rc = ef_decode_extent(fs, ino, &m, tmp, &s);
+		else
+			memset(tmp, 0, m.llen);
+		if (!rc)
+			memcpy(out + pos, tmp + (pos - m.la), m.la + m.llen - pos);
+		free(tmp);
+		pos = m.la + m.llen;
+	}
+	ef_scratch_free(&s);
+	return rc;
+}
+
 uint64_t memfs_zheader_pos(const struct ef_inode *ino)
 {
 	return (ef_inode_datapos(ino) + 7) & ~7ull;

@@ -40,6 +40,11 @@ int memfs_open(struct memfs *m, struct ef_fs **fs);
 struct ef_fs *memfs_fs(struct memfs *m);
 /* Resolve absolute @path with ef_lookup()/ef_iget(). */
 int memfs_resolve(struct ef_fs *fs, const char *path, struct ef_inode *out);
+/*
+ * Decode the whole of @ino (i_size bytes into @out) through ef_map() and
+ * ef_decode_extent() alone, no cache: 0 or the first error.
+ */
+int memfs_decode_file(struct ef_fs *fs, struct ef_inode *ino, uint8_t *out);
 /* Where the map header of compressed @ino lies (FORMAT.md section 4). */
 uint64_t memfs_zheader_pos(const struct ef_inode *ino);
 
