@@ -22,7 +22,7 @@ static void memfs_report(void *ctx, uint64_t nid, const char *why)
 
 	m->reports++;
 	snprintf(m->last_report, sizeof(m->last_report), "%s", why);
-	if (m->print_reports)
+	if (m->print_reports || getenv("ESHARE_FORMAT_REPORTS"))
 		printf("report: nid %llu: %s\n", (unsigned long long)nid, why);
 }
 

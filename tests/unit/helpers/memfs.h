@@ -22,7 +22,7 @@ struct memfs {
 	unsigned reports;     /* corruption reports of the format layer */
 	uint64_t decoded;     /* bytes decompressed */
 	char last_report[256];
-	bool print_reports;   /* print each report to stdout */
+	bool print_reports;   /* print each report (also: ESHARE_FORMAT_REPORTS=1) */
 };
 
 /* A private copy of fixture @name and its extra devices. */
