@@ -484,9 +484,9 @@ static void add_conformance(Suite *s, const char *name, void *direct)
 {
 	TCase *tc = backend_conformance_add(s, &(struct bc_target){
 		.name = name, .open = open_loop_target, .user = direct,
-		.size_unit = 512, .dir = fc_dir });
+		.size_unit = 512, .dir = fc_dir,
+		.fixture_setup = copies_setup, .fixture_teardown = fc_teardown });
 
-	tcase_add_unchecked_fixture(tc, copies_setup, fc_teardown);
 	tcase_add_checked_fixture(tc, fc_detach_leftovers, NULL);
 	tcase_set_timeout(tc, 300);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@ static int ntargets;
 
 struct bc_run {
 	const struct bc_target *t;
+	int idx;
 	char path[PATH_MAX];
 	unsigned char *ref;	/* the file's bytes, read with pread(2) */
 	uint64_t size;
@@ -95,13 +97,52 @@ static unsigned char *read_back(const char *path, uint64_t *size)
 	return p;
 }
 
+/*
+ * Each target's files go to its own directory, named after the process
+ * that runs the suite: a failed check ends a test's process at once, and
+ * the suite's teardown (run by that process after the test case) removes
+ * what the test left.
+ */
+static pid_t runner;
+
+static void work_dir(char *buf, size_t size, int i)
+{
+	snprintf(buf, size, "%s/bc-%ld-%d", run_dir(&targets[i]), (long)runner, i);
+}
+
+static void remove_work_dirs(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 300];
+
+	for (int i = 0; i < ntargets; i++) {
+		DIR *d;
+		struct dirent *e;
+
+		work_dir(dir, sizeof(dir), i);
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+		closedir(d);
+		rmdir(dir);
+	}
+}
+
 /* A new file in the target's directory holding @len bytes of @src (or
  * pseudo-random bytes when NULL). */
 static void make_file(struct bc_run *r, const unsigned char *src, size_t len)
 {
+	char dir[PATH_MAX / 2];
 	int fd;
 
-	snprintf(r->path, sizeof(r->path), "%s/bc-%s-XXXXXX", run_dir(r->t), r->t->name);
+	work_dir(dir, sizeof(dir), r->idx);
+	ck_assert_msg(!mkdir(dir, 0700) || errno == EEXIST, "mkdir %s: %s", dir, strerror(errno));
+	snprintf(r->path, sizeof(r->path), "%s/%s-XXXXXX", dir, r->t->name);
 	fd = mkstemp(r->path);
 	ck_assert_msg(fd >= 0, "mkstemp %s: %s", r->path, strerror(errno));
 	if (src) {
@@ -126,7 +167,7 @@ static void make_file(struct bc_run *r, const unsigned char *src, size_t len)
 
 static struct bc_run begin(int i)
 {
-	struct bc_run r = { .t = &targets[i] };
+	struct bc_run r = { .t = &targets[i], .idx = i };
 	uint64_t size = BC_SIZE;
 	int rc;
 
@@ -485,7 +526,7 @@ static void count_closes(eshare_backend *be)
 START_TEST(bc_close_once)
 {
 	struct bc_run r = begin(_i);
-	struct bc_run img = { .t = r.t };
+	struct bc_run img = { .t = r.t, .idx = r.idx };
 	eshare_domain *d = NULL;
 	eshare_image *im = NULL;
 	eshare_inode *ino = NULL;
@@ -546,8 +587,13 @@ TCase *backend_conformance_add(Suite *s, const struct bc_target *t)
 	}
 	targets[i] = *t;
 	ntargets++;
+	runner = getpid();
 	snprintf(tc_names[i], sizeof(tc_names[i]), "conformance:%s", t->name);
 	tc = tcase_create(tc_names[i]);
+	/* Check tears down in the reverse order: ours before the target's. */
+	if (t->fixture_setup || t->fixture_teardown)
+		tcase_add_unchecked_fixture(tc, t->fixture_setup, t->fixture_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, remove_work_dirs);
 	tcase_add_loop_test(tc, bc_size, i, i + 1);
 	tcase_add_loop_test(tc, bc_boundaries, i, i + 1);
 	tcase_add_loop_test(tc, bc_random, i, i + 1);

@@ -18,7 +18,8 @@
  *
  * Each test makes its own data file (pseudo-random bytes, an odd size
  * unless the target asks for whole units) and a copy of an EROFS fixture,
- * in @dir, and removes them at the end.
+ * in a directory of its own under @dir, and removes them at the end; the
+ * test case's teardown removes what a failed test left.
  */
 #ifndef ESHARE_TEST_BACKEND_CONFORMANCE_H
 #define ESHARE_TEST_BACKEND_CONFORMANCE_H
@@ -51,8 +52,13 @@ struct bc_target {
 	 * devices); 0 = any size. */
 	uint32_t size_unit;
 	/* Where to make the files; NULL = $TMPDIR or /tmp.  Read when a
-	 * test runs, so it may be filled by an unchecked fixture. */
+	 * test runs, so it may be filled by fixture_setup. */
 	const char *dir;
+	/* Optional: the test case's unchecked fixture (run once, in the
+	 * runner's process), set up before and torn down after the suite's
+	 * own cleanup, which removes the files it made in @dir. */
+	void (*fixture_setup)(void);
+	void (*fixture_teardown)(void);
 };
 
 /*
