@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* Domains: the trust boundary and the page cache that its images share. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
 #include <string.h>
 
-#include "internal.h"
+#include "domain.h"
+#include "image.h"
+#include "share.h"
+#include "util/abi.h"
 
 /* Ids of the domains' page-proof keys, so a thread's MAC context knows its key. */
 static atomic_uint_least64_t key_ids;
@@ -75,44 +76,6 @@ int eshare_domain_close(eshare_domain *d)
 	return 0;
 }
 
-void eshare_log(eshare_domain *d, int level, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	if (!d->opts.log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	d->opts.log(d->opts.log_user, level, msg);
-}
-
-static uint64_t load(const atomic_uint_least64_t *c)
-{
-	return atomic_load_explicit(c, memory_order_relaxed);
-}
-
-static void fill_counters(struct eshare_stats *s, const struct eshare_counters *c)
-{
-	s->logical_bytes = load(&c->logical_bytes);
-	s->backend_bytes_read = load(&c->backend_bytes_read);
-	s->decompressed_bytes = load(&c->decompressed_bytes);
-	s->hashed_bytes = load(&c->hashed_bytes);
-	s->verify_failures = load(&c->verify_failures);
-}
-
-static int copy_stats_out(struct eshare_stats *dst, const struct eshare_stats *src)
-{
-	uint32_t size = dst->size;
-
-	if (size < 8)
-		return -EINVAL;
-	memcpy(dst, src, size < sizeof(*src) ? size : sizeof(*src));
-	dst->size = size;
-	return 0;
-}
-
 int eshare_domain_stats(eshare_domain *d, struct eshare_stats *st)
 {
 	struct eshare_stats s = ESHARE_STATS_INIT;
@@ -120,7 +83,7 @@ int eshare_domain_stats(eshare_domain *d, struct eshare_stats *st)
 
 	if (!d || !st)
 		return -EINVAL;
-	fill_counters(&s, &d->cnt);
+	counters_to_stats(&s, &d->cnt);
 	pc_get_stats(d->cache, &pcs);
 	s.hits = pcs.hits;
 	s.misses = pcs.misses;
@@ -134,16 +97,36 @@ int eshare_domain_stats(eshare_domain *d, struct eshare_stats *st)
 	pthread_mutex_lock(&d->lock);
 	s.images = d->nimages;
 	pthread_mutex_unlock(&d->lock);
-	return copy_stats_out(st, &s);
+	return eshare_copy_out(st, &s, sizeof(s));
 }
 
-int eshare_image_stats(eshare_image *img, struct eshare_stats *st)
+void domain_add_image(eshare_domain *d, eshare_image *img)
 {
-	struct eshare_stats s = ESHARE_STATS_INIT;
+	pthread_mutex_lock(&d->lock);
+	img->next = d->images;
+	if (d->images)
+		d->images->prev = img;
+	d->images = img;
+	d->nimages++;
+	pthread_mutex_unlock(&d->lock);
+}
 
-	if (!img || !st)
-		return -EINVAL;
-	fill_counters(&s, &img->cnt);
-	s.images = 1;
-	return copy_stats_out(st, &s);
+void domain_unlink_image(eshare_domain *d, eshare_image *img)
+{
+	pthread_mutex_lock(&d->lock);
+	if (img->prev)
+		img->prev->next = img->next;
+	else
+		d->images = img->next;
+	if (img->next)
+		img->next->prev = img->prev;
+	img->next = img->prev = NULL;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void domain_image_freed(eshare_domain *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->nimages--;
+	pthread_mutex_unlock(&d->lock);
 }

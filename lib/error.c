@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include <erofs_share/erofs_share.h>
 
 _Static_assert(ESHARE_EFSCORRUPTED == EUCLEAN, "ESHARE_EFSCORRUPTED is EUCLEAN");
 _Static_assert(ESHARE_ENOTEROFS == EMEDIUMTYPE, "ESHARE_ENOTEROFS is EMEDIUMTYPE");

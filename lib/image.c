@@ -10,7 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "domain.h"
+#include "image.h"
+#include "log.h"
+#include "readpath.h"
+#include "share.h"
+#include "util/abi.h"
 
 static int io_read(void *ctx, unsigned dev, void *buf, size_t len, uint64_t off)
 {
@@ -67,7 +72,7 @@ static int io_read_internal(void *ctx, struct ef_inode *ino, void *buf, size_t l
 		.obj = ino->internal == EF_INTERNAL_PACKED ? img->packed_obj : img->metabox_obj,
 	};
 
-	return eshare_cached_read(img, ino, &rd, buf, len, off);
+	return readpath_read(img->domain->cache, img->fs, ino, &rd, buf, len, off);
 }
 
 static void io_report(void *ctx, uint64_t nid, const char *why)
@@ -105,7 +110,7 @@ static void image_free(eshare_image *img)
 {
 	eshare_domain *d = img->domain;
 
-	eshare_unbind_all(img);
+	eshare_share_release_image(img);
 	drop_objects(img);
 	ef_fs_close(img->fs);
 	for (unsigned i = 0; i < img->ndevs; i++)
@@ -114,14 +119,22 @@ static void image_free(eshare_image *img)
 	free(img->name);
 	pthread_rwlock_destroy(&img->bind_lock);
 	free(img);
-	pthread_mutex_lock(&d->lock);
-	d->nimages--;
-	pthread_mutex_unlock(&d->lock);
+	domain_image_freed(d);
 }
 
 void eshare_image_ref(eshare_image *img)
 {
 	atomic_fetch_add_explicit(&img->refs, 1, memory_order_relaxed);
+}
+
+bool eshare_image_tryref(eshare_image *img)
+{
+	unsigned r = atomic_load(&img->refs);
+
+	while (r)
+		if (atomic_compare_exchange_weak(&img->refs, &r, r + 1))
+			return true;
+	return false;
 }
 
 void eshare_image_unref(eshare_image *img)
@@ -246,13 +259,7 @@ int eshare_image_attach(eshare_image **out, eshare_domain *d, eshare_backend *pr
 	if (rc)
 		goto fail;
 	free(sizes);
-	pthread_mutex_lock(&d->lock);
-	img->next = d->images;
-	if (d->images)
-		d->images->prev = img;
-	d->images = img;
-	d->nimages++;
-	pthread_mutex_unlock(&d->lock);
+	domain_add_image(d, img);
 	*out = img;
 	return 0;
 fail:
@@ -293,20 +300,9 @@ int eshare_image_open_path(eshare_image **out, eshare_domain *d, const char *pat
 
 void eshare_image_detach(eshare_image *img)
 {
-	eshare_domain *d;
-
 	if (!img || atomic_exchange(&img->detached, true))
 		return;
-	d = img->domain;
-	pthread_mutex_lock(&d->lock);
-	if (img->prev)
-		img->prev->next = img->next;
-	else
-		d->images = img->next;
-	if (img->next)
-		img->next->prev = img->prev;
-	img->next = img->prev = NULL;
-	pthread_mutex_unlock(&d->lock);
+	domain_unlink_image(img->domain, img);
 	eshare_image_unref(img);
 }
 
@@ -344,4 +340,15 @@ size_t eshare_image_features(eshare_image *img, char *buf, size_t len)
 	if (!img)
 		return 0;
 	return ef_feature_names(img->fs, buf, len);
+}
+
+int eshare_image_stats(eshare_image *img, struct eshare_stats *st)
+{
+	struct eshare_stats s = ESHARE_STATS_INIT;
+
+	if (!img || !st)
+		return -EINVAL;
+	counters_to_stats(&s, &img->cnt);
+	s.images = 1;
+	return eshare_copy_out(st, &s, sizeof(s));
 }

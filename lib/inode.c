@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: MIT
-/* Inode handles: lookup, stat, readdir, readlink and xattrs. */
+/* Inode handles: lookup, stat, reads, readdir, readlink and xattrs. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "internal.h"
+#include "domain.h"
+#include "image.h"
+#include "inode.h"
+#include "readpath.h"
+#include "share.h"
 
 int eshare_inode_new(eshare_inode **out, eshare_image *img, uint64_t nid)
 {
@@ -244,4 +249,80 @@ ssize_t eshare_getxattr(eshare_inode *ino, const char *name, void *buf, size_t l
 	if (!ino || !name || (!buf && len))
 		return -EINVAL;
 	return ef_getxattr(ino->img->fs, &ino->ei, name, buf, len);
+}
+
+int eshare_inode_advise(eshare_inode *ino, unsigned advice)
+{
+	if (!ino || advice > ESHARE_ADVICE_NOREUSE)
+		return -EINVAL;
+	atomic_store_explicit(&ino->advice, advice, memory_order_relaxed);
+	return 0;
+}
+
+ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
+{
+	eshare_image *img;
+	int rc;
+
+	if (!ino || (!buf && len))
+		return -EINVAL;
+	if (S_ISDIR(ino->ei.mode))
+		return -EISDIR;
+	if (!S_ISREG(ino->ei.mode))
+		return -EINVAL;
+	img = ino->img;
+	if (off >= ino->ei.size || !len)
+		return 0;
+	if (len > ino->ei.size - off)
+		len = (size_t)(ino->ei.size - off);
+	if (len > (size_t)SSIZE_MAX)
+		len = (size_t)SSIZE_MAX & ~(size_t)(PC_PAGE_SIZE - 1);
+	/*
+	 * A fill of a shared page that fails its proof is never cached.  If
+	 * this member's image gave the wrong bytes, it leaves the shared
+	 * object and the read starts again from its private one; if another
+	 * member's fill failed while this read waited for it, this read goes
+	 * to its own image.
+	 */
+	for (unsigned attempt = 0;; attempt++) {
+		struct read_ctx rd = { 0 };
+		struct binding *b;
+
+		rc = eshare_share_bind(img, &ino->ei, &rd, &b);
+		if (rc)
+			return rc;
+		/* a shared object's pages are worth keeping whatever this reader says */
+		if (!rd.shared && atomic_load_explicit(&ino->advice, memory_order_relaxed) ==
+					  ESHARE_ADVICE_NOREUSE) {
+			rc = readpath_read_uncached(img->fs, &ino->ei, buf, len, off);
+			break;
+		}
+		rc = readpath_read(img->domain->cache, img->fs, &ino->ei, &rd, buf, len, off);
+		if (!rc)
+			break;
+		if (rd.failed)
+			eshare_share_leave(img, b, rd.obj);
+		/*
+		 * A shared object's reader that got another member's failure
+		 * (it waited for that member's fill) reads from its own image,
+		 * around the cache: that member's image is not this one's to
+		 * answer for, and may fail every fill it makes.
+		 */
+		if (rd.shared && !rd.fill_failed) {
+			rc = readpath_read_uncached(img->fs, &ino->ei, buf, len, off);
+			break;
+		}
+		/* its own image failed the proof: it now reads privately */
+		if (rc != -ESHARE_EPROOF)
+			break;
+		if (attempt == 7) {
+			rc = -EIO;
+			break;
+		}
+	}
+	if (rc)
+		return rc;
+	counter_add(&img->cnt.logical_bytes, len);
+	counter_add(&img->domain->cnt.logical_bytes, len);
+	return (ssize_t)len;
 }

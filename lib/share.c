@@ -24,7 +24,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "domain.h"
+#include "image.h"
+#include "inode.h"
+#include "log.h"
+#include "readpath.h"
+#include "share.h"
 
 #define FP_PREFIX "sha256:"
 #define FP_LEN 39
@@ -225,8 +230,8 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 	for (uint64_t off = 0; off < size;) {
 		size_t n = size - off < HASH_CHUNK ? (size_t)(size - off) : HASH_CHUNK;
 
-		rc = join ? eshare_cached_read(img, &b->ei, &rd, buf, n, off)
-			  : eshare_uncached_read(img, &b->ei, buf, n, off);
+		rc = join ? readpath_read(d->cache, img->fs, &b->ei, &rd, buf, n, off)
+			  : readpath_read_uncached(img->fs, &b->ei, buf, n, off);
 		if (rc)
 			goto out;
 		if (EVP_DigestUpdate(md, buf, n) != 1) {
@@ -366,16 +371,6 @@ static void cand_remove(eshare_domain *d, struct binding *b)
 	}
 }
 
-static bool image_tryref(eshare_image *img)
-{
-	unsigned r = atomic_load(&img->refs);
-
-	while (r)
-		if (atomic_compare_exchange_weak(&img->refs, &r, r + 1))
-			return true;
-	return false;
-}
-
 /* Queue @b to be hashed outside the lock; it reads privately meanwhile. */
 static void to_settle(struct binding *b, struct binding **todo)
 {
@@ -456,7 +451,7 @@ static int decide(eshare_domain *d, eshare_image *img, struct binding *b, struct
 		}
 		*pp = p->cand_next;
 		p->cand_next = NULL;
-		if (image_tryref(p->img))
+		if (eshare_image_tryref(p->img))
 			to_settle(p, todo);
 	}
 	return 0;
@@ -534,7 +529,8 @@ static int bind_get(eshare_image *img, struct ef_inode *ei, struct binding **bp)
 	return 0;
 }
 
-int eshare_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd, struct binding **bp)
+int eshare_share_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd,
+		      struct binding **bp)
 {
 	eshare_domain *d = img->domain;
 	struct binding *b, *todo = NULL;
@@ -611,7 +607,7 @@ void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
 }
 
 /* The image is going away: leave every shared object, drop private pages. */
-void eshare_unbind_all(eshare_image *img)
+void eshare_share_release_image(eshare_image *img)
 {
 	eshare_domain *d = img->domain;
 
@@ -697,7 +693,7 @@ int eshare_file_identity(eshare_inode *ino, unsigned flags, struct eshare_file_i
 		return -EINVAL;
 	img = ino->img;
 	d = img->domain;
-	rc = eshare_bind(img, &ino->ei, &rd, &b);
+	rc = eshare_share_bind(img, &ino->ei, &rd, &b);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&d->share_lock);

@@ -16,95 +16,22 @@
  * (share.c then takes the member out).  Pages held partial are never read
  * by anyone but a fill, and the page they complete is checked whole.
  */
-#include <limits.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "internal.h"
+#include "readpath.h"
 
 /* Flat read-ahead: pages of the same extent read in one backend call. */
 #define READAHEAD_PAGES 32u
 
 struct fill_ctx {
-	eshare_image *img;
+	struct pc_cache *cache;
+	struct ef_fs *fs;
 	struct ef_inode *ei;
 	uint64_t obj;
 	struct read_ctx *rd;
 };
-
-static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
-static EVP_CIPHER *mac_cipher;
-static pthread_key_t mac_ctx_key;
-static bool mac_ready;
-
-static void mac_ctx_free(void *ctx)
-{
-	EVP_CIPHER_CTX_free(ctx);
-}
-
-static void mac_init(void)
-{
-	mac_cipher = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
-	mac_ready = mac_cipher && !pthread_key_create(&mac_ctx_key, mac_ctx_free);
-}
-
-/* The key the calling thread's context holds, by its id (see mac_key_id). */
-static _Thread_local uint64_t mac_ctx_key_id;
-
-int eshare_page_mac(const struct page_key *key, uint64_t index, const void *data, uint32_t len,
-		    uint8_t out[PAGE_MAC_LEN])
-{
-	EVP_CIPHER_CTX *ctx;
-	uint8_t iv[12] = { 0 }, none[16];
-	bool rekey;
-	int n;
-
-	pthread_once(&mac_once, mac_init);
-	if (!mac_ready)
-		return -ENOMEM;
-	/*
-	 * One context per thread, kept with its key schedule: setting the key
-	 * costs as much as a page's MAC, so it is set again only when this
-	 * thread last used another domain's key.
-	 */
-	ctx = pthread_getspecific(mac_ctx_key);
-	if (!ctx) {
-		ctx = EVP_CIPHER_CTX_new();
-		if (!ctx || pthread_setspecific(mac_ctx_key, ctx)) {
-			EVP_CIPHER_CTX_free(ctx);
-			return -ENOMEM;
-		}
-		mac_ctx_key_id = 0;
-	}
-	rekey = mac_ctx_key_id != key->id;
-	for (unsigned i = 0; i < 8; i++)
-		iv[i] = (uint8_t)(index >> (8 * i));
-	/* GMAC: the page is authenticated data, nothing is encrypted */
-	mac_ctx_key_id = 0; /* unknown until this call is through */
-	if (EVP_EncryptInit_ex2(ctx, rekey ? mac_cipher : NULL, rekey ? key->bytes : NULL, iv,
-				NULL) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &n, data, (int)len) != 1 ||
-	    EVP_EncryptFinal_ex(ctx, none, &n) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, PAGE_MAC_LEN, out) != 1)
-		return -ENOMEM;
-	mac_ctx_key_id = key->id;
-	return 0;
-}
-
-/* Whether @len bytes at @data are what the proof holds for page @index. */
-static bool page_proven(const struct page_proof *pp, uint64_t index, const void *data,
-			uint32_t len)
-{
-	uint8_t mac[PAGE_MAC_LEN];
-
-	if (index >= pp->npages || eshare_page_mac(pp->key, index, data, len, mac))
-		return false;
-	return !CRYPTO_memcmp(mac, pp->mac[index], PAGE_MAC_LEN);
-}
 
 /* The valid length of page @index of @ei: what its MAC covers. */
 static uint32_t page_len(const struct ef_inode *ei, uint64_t index)
@@ -126,23 +53,18 @@ static void put_own(struct fill_ctx *f, uint64_t index, const void *data, uint32
 {
 	const struct page_proof *pp = f->rd->proof;
 
-	if (pp && complete && !page_proven(pp, index, data, valid)) {
+	if (pp && complete && !page_proof_check(pp, index, data, valid)) {
 		f->rd->failed = true;
 		return;
 	}
-	pc_put(f->img->domain->cache, f->obj, index, data, valid, complete);
-}
-
-static struct pc_cache *img_cache(eshare_image *img)
-{
-	return img->domain->cache;
+	pc_put(f->cache, f->obj, index, data, valid, complete);
 }
 
 /* Flat (or hole) extent: fill @page at @pos, and read ahead in the extent. */
 static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index, uint8_t *page,
 		     uint64_t pos, uint64_t end)
 {
-	struct ef_fs *fs = f->img->fs;
+	struct ef_fs *fs = f->fs;
 	uint64_t stop = m->la + m->llen < end ? m->la + m->llen : end;
 	uint64_t pstart = index << PC_PAGE_SHIFT;
 	uint64_t ra_end, extent_end = m->la + m->llen;
@@ -168,7 +90,7 @@ static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index,
 			uint64_t q = index + k;
 
 			if ((q << PC_PAGE_SHIFT) >= limit ||
-			    pc_contains(img_cache(f->img), f->obj, q))
+			    pc_contains(f->cache, f->obj, q))
 				break;
 		}
 		ra_end = (index + k) << PC_PAGE_SHIFT;
@@ -211,7 +133,7 @@ static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index,
 static void keep_pages(struct fill_ctx *f, const struct ef_map *m, const uint8_t *data,
 		       uint64_t index)
 {
-	struct pc_cache *c = img_cache(f->img);
+	struct pc_cache *c = f->cache;
 	uint64_t size = f->ei->size;
 	uint64_t first = m->la >> PC_PAGE_SHIFT;
 	uint64_t last = (m->la + m->llen - 1) >> PC_PAGE_SHIFT;
@@ -242,7 +164,7 @@ static void keep_pages(struct fill_ctx *f, const struct ef_map *m, const uint8_t
 		if (pc_peek_partial(c, f->obj, q, tmp) >= m->la - qs) {
 			memcpy(tmp + (m->la - qs), data, e - m->la);
 			if (e == qe && f->rd->proof &&
-			    !page_proven(f->rd->proof, q, tmp, (uint32_t)(e - qs)))
+			    !page_proof_check(f->rd->proof, q, tmp, (uint32_t)(e - qs)))
 				continue;
 			pc_put(c, f->obj, q, tmp, (uint32_t)(e - qs), e == qe);
 		}
@@ -252,7 +174,7 @@ static void keep_pages(struct fill_ctx *f, const struct ef_map *m, const uint8_t
 static int fill_page_once(struct fill_ctx *f, uint64_t index, void *pagebuf, bool skip_partial,
 			  bool *used_partial)
 {
-	struct ef_fs *fs = f->img->fs;
+	struct ef_fs *fs = f->fs;
 	uint8_t *page = pagebuf;
 	uint64_t pstart = index << PC_PAGE_SHIFT;
 	uint64_t end = pstart + PC_PAGE_SIZE < f->ei->size ? pstart + PC_PAGE_SIZE : f->ei->size;
@@ -265,7 +187,7 @@ static int fill_page_once(struct fill_ctx *f, uint64_t index, void *pagebuf, boo
 	}
 	*used_partial = false;
 	if (ef_inode_is_compressed(f->ei) && !skip_partial) {
-		uint32_t n = pc_peek_partial(img_cache(f->img), f->obj, index, page);
+		uint32_t n = pc_peek_partial(f->cache, f->obj, index, page);
 
 		pos += n;
 		*used_partial = n != 0;
@@ -323,7 +245,7 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 	int rc;
 
 	/* the hash pass copies what its file's private object holds already */
-	if (f->rd->copy_from && pc_peek_complete(img_cache(f->img), f->rd->copy_from, index, pagebuf))
+	if (f->rd->copy_from && pc_peek_complete(f->cache, f->rd->copy_from, index, pagebuf))
 		return 0;
 	if (f->rd->cache_only)
 		return -EAGAIN;
@@ -333,7 +255,7 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 		f->rd->fill_failed = rc != 0;
 		return rc;
 	}
-	if (page_proven(pp, index, pagebuf, page_len(f->ei, index)))
+	if (page_proof_check(pp, index, pagebuf, page_len(f->ei, index)))
 		return 0;
 	if (used_partial) {
 		/* the prefix held partial may be another member's: decode it all */
@@ -342,7 +264,7 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 			f->rd->fill_failed = true;
 			return rc;
 		}
-		if (!f->rd->failed && page_proven(pp, index, pagebuf, page_len(f->ei, index)))
+		if (!f->rd->failed && page_proof_check(pp, index, pagebuf, page_len(f->ei, index)))
 			return 0;
 	}
 	f->rd->failed = true;
@@ -350,12 +272,12 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 	return -ESHARE_EPROOF;
 }
 
-int eshare_cached_read(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd, void *buf,
-		       size_t len, uint64_t off)
+int readpath_read(struct pc_cache *cache, struct ef_fs *fs, struct ef_inode *ei,
+		  struct read_ctx *rd, void *buf, size_t len, uint64_t off)
 {
-	struct fill_ctx f = { img, ei, rd->obj, rd };
+	struct fill_ctx f = { cache, fs, ei, rd->obj, rd };
 
-	return pc_read_range(img_cache(img), rd->obj, off, len, buf, fill_page, &f);
+	return pc_read_range(cache, rd->obj, off, len, buf, fill_page, &f);
 }
 
 /*
@@ -363,13 +285,13 @@ int eshare_cached_read(eshare_image *img, struct ef_inode *ei, struct read_ctx *
  * cache alone: flat extents are read straight into the caller's buffer,
  * and a compressed extent is decoded into a window of the calling thread
  * that the next reads of the same extent use again.  The window is known
- * by (domain key id, image metadata object, nid, extent): never reused
- * ids, so a window cannot outlive its image and be taken for another's.
+ * by (filesystem id, nid, extent): filesystem ids are never reused, so a
+ * window cannot outlive its image and be taken for another's.
  */
 struct noreuse_window {
 	uint8_t *buf;
 	size_t cap;
-	uint64_t key_id, meta_obj, nid, la, llen; /* what buf holds; llen 0: nothing */
+	uint64_t fs_id, nid, la, llen; /* what buf holds; llen 0: nothing */
 };
 
 static pthread_once_t window_once = PTHREAD_ONCE_INIT;
@@ -408,18 +330,17 @@ static struct noreuse_window *window_get(void)
 }
 
 /* The decoded bytes of compressed extent @m of @ei, from the window or decoded into it. */
-static int window_extent(eshare_image *img, struct ef_inode *ei, const struct ef_map *m,
+static int window_extent(struct ef_fs *fs, struct ef_inode *ei, const struct ef_map *m,
 			 const uint8_t **data)
 {
 	struct noreuse_window *w = window_get();
-	uint64_t key_id = img->domain->proof_key.id;
 	struct ef_scratch *s;
 	int rc;
 
 	if (!w)
 		return -ENOMEM;
-	if (w->llen && w->key_id == key_id && w->meta_obj == img->meta_obj && w->nid == ei->nid &&
-	    w->la == m->la && w->llen == m->llen) {
+	if (w->llen && w->fs_id == fs->id && w->nid == ei->nid && w->la == m->la &&
+	    w->llen == m->llen) {
 		*data = w->buf;
 		return 0;
 	}
@@ -430,19 +351,18 @@ static int window_extent(eshare_image *img, struct ef_inode *ei, const struct ef
 	s = ef_scratch_get();
 	if (!s)
 		return -ENOMEM;
-	rc = ef_decode_extent(img->fs, ei, m, w->buf, s);
+	rc = ef_decode_extent(fs, ei, m, w->buf, s);
 	ef_scratch_put(s);
 	if (rc)
 		return rc;
-	*w = (struct noreuse_window){ w->buf, w->cap, key_id, img->meta_obj, ei->nid, m->la, m->llen };
+	*w = (struct noreuse_window){ w->buf, w->cap, fs->id, ei->nid, m->la, m->llen };
 	*data = w->buf;
 	return 0;
 }
 
-int eshare_uncached_read(eshare_image *img, struct ef_inode *ei, void *buf, size_t len,
-			 uint64_t off)
+int readpath_read_uncached(struct ef_fs *fs, struct ef_inode *ei, void *buf, size_t len,
+			   uint64_t off)
 {
-	struct ef_fs *fs = img->fs;
 	uint8_t *d = buf;
 
 	while (len) {
@@ -472,7 +392,7 @@ int eshare_uncached_read(eshare_image *img, struct ef_inode *ei, void *buf, size
 			rc = ef_corrupt(fs, ei->nid, "extent of %llu bytes",
 					(unsigned long long)m.llen);
 		} else {
-			rc = window_extent(img, ei, &m, &data);
+			rc = window_extent(fs, ei, &m, &data);
 			if (!rc)
 				memcpy(d, data + (off - m.la), n);
 		}
@@ -483,80 +403,4 @@ int eshare_uncached_read(eshare_image *img, struct ef_inode *ei, void *buf, size
 		len -= n;
 	}
 	return 0;
-}
-
-int eshare_inode_advise(eshare_inode *ino, unsigned advice)
-{
-	if (!ino || advice > ESHARE_ADVICE_NOREUSE)
-		return -EINVAL;
-	atomic_store_explicit(&ino->advice, advice, memory_order_relaxed);
-	return 0;
-}
-
-ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
-{
-	eshare_image *img;
-	int rc;
-
-	if (!ino || (!buf && len))
-		return -EINVAL;
-	if (S_ISDIR(ino->ei.mode))
-		return -EISDIR;
-	if (!S_ISREG(ino->ei.mode))
-		return -EINVAL;
-	img = ino->img;
-	if (off >= ino->ei.size || !len)
-		return 0;
-	if (len > ino->ei.size - off)
-		len = (size_t)(ino->ei.size - off);
-	if (len > (size_t)SSIZE_MAX)
-		len = (size_t)SSIZE_MAX & ~(size_t)(PC_PAGE_SIZE - 1);
-	/*
-	 * A fill of a shared page that fails its proof is never cached.  If
-	 * this member's image gave the wrong bytes, it leaves the shared
-	 * object and the read starts again from its private one; if another
-	 * member's fill failed while this read waited for it, this read goes
-	 * to its own image.
-	 */
-	for (unsigned attempt = 0;; attempt++) {
-		struct read_ctx rd = { 0 };
-		struct binding *b;
-
-		rc = eshare_bind(img, &ino->ei, &rd, &b);
-		if (rc)
-			return rc;
-		/* a shared object's pages are worth keeping whatever this reader says */
-		if (!rd.shared && atomic_load_explicit(&ino->advice, memory_order_relaxed) ==
-					  ESHARE_ADVICE_NOREUSE) {
-			rc = eshare_uncached_read(img, &ino->ei, buf, len, off);
-			break;
-		}
-		rc = eshare_cached_read(img, &ino->ei, &rd, buf, len, off);
-		if (!rc)
-			break;
-		if (rd.failed)
-			eshare_share_leave(img, b, rd.obj);
-		/*
-		 * A shared object's reader that got another member's failure
-		 * (it waited for that member's fill) reads from its own image,
-		 * around the cache: that member's image is not this one's to
-		 * answer for, and may fail every fill it makes.
-		 */
-		if (rd.shared && !rd.fill_failed) {
-			rc = eshare_uncached_read(img, &ino->ei, buf, len, off);
-			break;
-		}
-		/* its own image failed the proof: it now reads privately */
-		if (rc != -ESHARE_EPROOF)
-			break;
-		if (attempt == 7) {
-			rc = -EIO;
-			break;
-		}
-	}
-	if (rc)
-		return rc;
-	counter_add(&img->cnt.logical_bytes, len);
-	counter_add(&img->domain->cnt.logical_bytes, len);
-	return (ssize_t)len;
 }

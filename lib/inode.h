@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Inode handles: an inode of an image, holding a reference on the image. */
+#ifndef ESHARE_INODE_H
+#define ESHARE_INODE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <erofs_share/erofs_share.h>
+
+#include "format/format.h"
+
+struct eshare_inode {
+	atomic_uint refs;
+	atomic_uint advice; /* ESHARE_ADVICE_* */
+	eshare_image *img;
+	struct ef_inode ei;
+};
+
+/* A new handle (one reference) on inode @nid of @img. */
+int eshare_inode_new(eshare_inode **out, eshare_image *img, uint64_t nid);
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sharing: which page-cache object a regular file of an image reads
+ * through (its binding): a private object, or membership of the domain's
+ * shared object for its content.  The domain holds the tables (domain.h);
+ * an image holds its bindings (image.h) and releases them when freed.
+ */
+#ifndef ESHARE_SHARE_H
+#define ESHARE_SHARE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <erofs_share/erofs_share.h>
+
+#include "format/format.h"
+#include "proof.h"
+#include "readpath.h"
+
+/* A shared object: one cached copy of a content, keyed by (fingerprint, size). */
+struct shobj {
+	struct shobj *hnext;
+	uint8_t fp[64];
+	uint8_t fplen;
+	bool linked; /* in the domain's table */
+	uint64_t size;
+	uint64_t obj;
+	uint64_t nmembers; /* members reading through it now */
+	uint64_t nrefs;    /* bindings that point at it: members and those that left */
+	struct page_proof proof; /* npages 0: fills are trusted (TRUST) */
+};
+
+/* Same-size candidates not hashed yet (only one of their size so far). */
+struct sizeent {
+	struct sizeent *next;
+	uint64_t size;
+	uint64_t nplain; /* candidates keyed by their content alone */
+	uint64_t nclaim; /* candidates with an on-disk fingerprint (VERIFY) */
+	struct binding *pending;
+};
+
+/*
+ * NEW: not decided; PENDING: private, hashed once a match may appear;
+ * SETTLING: being hashed; DEFERRED: worth hashing, but only its own reader
+ * will (its pages were not cached when another image's reader could have);
+ * PRIVATE: for good; SHARED: a member of b->sh.
+ */
+enum { BIND_NEW, BIND_PENDING, BIND_SETTLING, BIND_DEFERRED, BIND_PRIVATE, BIND_SHARED };
+
+/* Which object a regular file of an image reads through. */
+struct binding {
+	uint64_t nid;
+	eshare_image *img;
+	struct ef_inode ei;
+	atomic_uint_least64_t obj; /* what readers use now */
+	uint64_t priv_obj;          /* its private object, 0 once dropped */
+	struct shobj *sh; /* the shared object it joined (kept after leaving it) */
+	struct binding *cand_next;
+	uint8_t state;
+	bool counted;
+	bool claim; /* counted in nclaim, not nplain */
+	bool left;  /* a fill from its image failed the proof: reads privately */
+	bool ondisk; /* fp[] came from the image */
+	bool proven; /* sum[] holds the SHA-256 of its own bytes */
+	uint8_t fplen;
+	uint8_t fp[64];
+	uint8_t sum[32];
+};
+
+/*
+ * The object regular file @ei of @img reads through now (decided on first
+ * use), in rd->obj and rd->proof; *@bp its binding (alive with the image).
+ */
+int eshare_share_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd,
+		      struct binding **bp);
+/* A fill of @obj from @b's image failed its proof: @b leaves it, reported. */
+void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj);
+/* @img is being freed: its bindings leave their shared objects and are freed. */
+void eshare_share_release_image(eshare_image *img);
+/* How many shared objects @d has, and how many members they have in all. */
+void eshare_share_stats(eshare_domain *d, uint64_t *objects, uint64_t *members);
+/* Free @d's sharing tables (no image left). */
+void eshare_share_destroy(eshare_domain *d);
+
+#endif
