@@ -7,6 +7,9 @@
  * is only correct when called one at a time, which it asks for with
  * ESHARE_BACKEND_F_SERIAL and checks.  The block-device and loop backends
  * run the same suite in test_blockdev and test_loop.
+ *
+ * Then eshare_backend_readv() over a vectored method that returns short
+ * counts, stopping inside buffers.
  */
 #include <check.h>
 #include <errno.h>
@@ -164,9 +167,121 @@ static int open_cursor(eshare_backend **out, const char *path, void *user)
 	return rc;
 }
 
+/* ---- eshare_backend_readv over a preadv that returns little at a time ---- */
+
+/*
+ * A preadv is allowed to return less than asked inside the source (the
+ * library asks again for the rest).  This one fills at most a few hundred
+ * bytes per call, stopping in the middle of buffers, so that the library's
+ * bookkeeping of partly filled buffers is what gets tested.
+ */
+struct dribble {
+	const unsigned char *data;
+	size_t len;
+	atomic_uint calls, preads;
+};
+
+static ssize_t dribble_pread(void *h, void *buf, size_t len, uint64_t off)
+{
+	struct dribble *d = h;
+
+	atomic_fetch_add(&d->preads, 1);
+	if (off >= d->len)
+		return 0;
+	if (len > d->len - off)
+		len = d->len - (size_t)off;
+	memcpy(buf, d->data + off, len);
+	return (ssize_t)len;
+}
+
+static ssize_t dribble_preadv(void *h, const struct eshare_iovec *iov, int iovcnt,
+			      uint64_t off)
+{
+	struct dribble *d = h;
+	unsigned call = atomic_fetch_add(&d->calls, 1);
+	size_t budget = 1 + (call * 7919u) % 700, done = 0;
+
+	for (int i = 0; i < iovcnt && budget && off < d->len; i++) {
+		size_t n = iov[i].len < budget ? iov[i].len : budget;
+
+		if (n > d->len - off)
+			n = d->len - (size_t)off;
+		memcpy(iov[i].base, d->data + off, n);
+		off += n;
+		done += n;
+		budget -= n;
+	}
+	return (ssize_t)done;
+}
+
+static int dribble_get_size(void *h, uint64_t *out)
+{
+	*out = ((struct dribble *)h)->len;
+	return 0;
+}
+
+START_TEST(readv_short_preadv)
+{
+	static const struct eshare_backend_ops ops = {
+		.size = sizeof(ops),
+		.name = "dribble",
+		.pread = dribble_pread,
+		.get_size = dribble_get_size,
+		.preadv = dribble_preadv,
+	};
+	enum { LEN = 300000, ROUNDS = 400 };
+	unsigned char *data = malloc(LEN), *buf = malloc(LEN + 1);
+	struct dribble d = { .data = data, .len = LEN };
+	struct eshare_iovec iov[8];
+	eshare_backend *be = NULL;
+	uint64_t seed = 7;
+
+	ck_assert_ptr_nonnull(data);
+	ck_assert_ptr_nonnull(buf);
+	for (size_t i = 0; i < LEN; i++)
+		data[i] = (unsigned char)(i * 131 + (i >> 9));
+	ck_assert_int_eq(eshare_backend_new(&be, &ops, &d), 0);
+	for (int round = 0; round < ROUNDS; round++) {
+		size_t len, off, at = 0;
+		int n;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		len = (size_t)(seed >> 33) % 20000;
+		off = (size_t)(seed >> 20) % (LEN - len + 1);
+		n = 1 + (int)((seed >> 8) % 8);
+		for (int i = 0; i < n; i++) {
+			/* pieces of any size, some empty, the last one takes the rest */
+			size_t piece = i == n - 1 ? len - at : (size_t)((seed >> (i * 5)) % (len - at + 1));
+
+			iov[i] = (struct eshare_iovec){ buf + at, piece };
+			at += piece;
+		}
+		memset(buf, 0, len + 1);
+		ck_assert_int_eq(eshare_backend_readv(be, iov, n, off), 0);
+		ck_assert_msg(!memcmp(buf, data + off, len), "round %d: %zu bytes at %zu in %d pieces",
+			      round, len, off, n);
+		ck_assert_uint_eq(buf[len], 0);
+	}
+	/* past the end: the bytes there, then -EIO */
+	iov[0] = (struct eshare_iovec){ buf, 10 };
+	iov[1] = (struct eshare_iovec){ buf + 10, 10 };
+	ck_assert_int_eq(eshare_backend_readv(be, iov, 2, LEN - 15), -EIO);
+	ck_assert_uint_gt(atomic_load(&d.calls), ROUNDS);
+	/* the vectored method, when there is one, is the only one used */
+	ck_assert_uint_eq(atomic_load(&d.preads), 0);
+	eshare_backend_close(be);
+	free(data);
+	free(buf);
+}
+END_TEST
+
 static Suite *conformance_suite(void)
 {
 	Suite *s = suite_create("backend_conformance");
+	TCase *tc = tcase_create("readv");
+
+	tcase_add_test(tc, readv_short_preadv);
+	suite_add_tcase(s, tc);
 
 	backend_conformance_add(s, &(struct bc_target){ .name = "file", .open = open_file,
 							.fault = fault_file });

@@ -423,8 +423,34 @@ START_TEST(bc_errors)
 	/* the backend still reads right after all that */
 	CHECK_RANGE(&r, 3, 4000, 1);
 
-	/* A source that fails: its error comes through unchanged. */
+	/*
+	 * A source that fails once (a fault-injecting wrapper around the
+	 * backend, which takes it): -EIO for that read, the right bytes for
+	 * the next, through every path.
+	 */
+	ck_assert_int_eq(faulty_wrap(&fb, NULL, r.be, &cfg), 0);
+	r.be = fb;
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(eshare_backend_read(fb, buf, 1000, 5), -EIO);
+	ck_assert_int_eq(eshare_backend_read(fb, buf, 1000, 5), 0);
+	ck_assert_mem_eq(buf, r.ref + 5, 1000);
+	cfg.nth = 2;
+	ck_assert_int_eq(faulty_wrap(&fb, NULL, r.be, &cfg), 0);
+	r.be = fb;
+	iov[1] = (struct eshare_iovec){ buf + 1, 999 };
+	ck_assert_int_eq(eshare_backend_readv(fb, iov, 2, 5), -EIO);
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(eshare_backend_readv(fb, iov, 2, 5), 0);
+	ck_assert_mem_eq(buf, r.ref + 5, 1000);
+	eshare_backend_close(r.be);
+	r.be = NULL;
+	if (r.t->cleanup)
+		r.t->cleanup(r.t->user);
+
+	/* A source the target makes fail: its error comes through unchanged. */
 	if (r.t->fault) {
+		ck_assert_int_eq(r.t->open(&r.be, r.path, r.t->user), 0);
+		CHECK_RANGE(&r, 0, 100, 2);
 		rc = r.t->fault(r.be, r.path, r.t->user);
 		ck_assert_int_lt(rc, 0);
 		ck_assert_int_eq(raw_pread(r.be, buf, 100, 0), rc);
@@ -434,18 +460,9 @@ START_TEST(bc_errors)
 		end(&r);
 		return;
 	}
-	/*
-	 * One that fails once (a fault-injecting wrapper around it): -EIO
-	 * for that read, right bytes for the next.  The wrapper takes the
-	 * backend.
-	 */
-	ck_assert_int_eq(faulty_wrap(&fb, NULL, r.be, &cfg), 0);
-	r.be = fb;
-	memset(buf, 0, sizeof(buf));
-	ck_assert_int_eq(eshare_backend_read(fb, buf, 1000, 5), -EIO);
-	ck_assert_int_eq(eshare_backend_read(fb, buf, 1000, 5), 0);
-	ck_assert_mem_eq(buf, r.ref + 5, 1000);
-	end(&r);
+	/* end() without a backend: the cleanup above was its part */
+	unlink(r.path);
+	free(r.ref);
 }
 END_TEST
 
