@@ -193,7 +193,7 @@ int main(int argc, char **argv)
 			}
 			ndevs++;
 		} else if (which == 3) {
-			if (strcmp(val, "file") && strcmp(val, "blockdev") && strcmp(val, "loop"))
+			if (!esc_backend_known(val))
 				return usage_error("bad backend '%s' (file, blockdev, loop)", val);
 			fs.backend = val;
 		} else if (which == 4) {

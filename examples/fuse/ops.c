@@ -979,6 +979,18 @@ static bool member_in(eshare_inode *ino, uint64_t obj, uint64_t *failures)
 	       id.object == obj;
 }
 
+/*
+ * With the kernel's page cache (not direct_io) the kernel keeps what was
+ * read (keep_cache), so the library need not cache a file's data a second
+ * time, unless it reads through a shared object (the library keeps those
+ * pages whatever the advice: other images read them too).
+ */
+static void member_advise(struct fs *fs, eshare_inode *ino)
+{
+	if (!fs->direct_io)
+		eshare_inode_advise(ino, ESHARE_ADVICE_NOREUSE);
+}
+
 /* The most members one switch looks at. */
 #define MAX_MEMBERS 64
 
@@ -1010,6 +1022,7 @@ static int switch_member(struct fs *fs, struct open_file *of, eshare_image *bad,
 		if (member_in(inos[i], obj, &failures))
 			pick = i;
 	if (pick < k) {
+		member_advise(fs, inos[pick]);
 		pthread_mutex_lock(&of->lock);
 		old = of->ino;
 		of->ino = eshare_inode_get(inos[pick]);
@@ -1092,6 +1105,7 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		reply_err(req, FOP_OPEN, err);
 		return;
 	}
+	member_advise(fs, of->ino);
 	pthread_mutex_init(&of->lock, NULL);
 	fi->fh = (uint64_t)(uintptr_t)of;
 	if (fs->direct_io) {
@@ -1181,21 +1195,49 @@ static ssize_t read_member(struct fs *fs, struct open_file *of, char *buf, size_
 	return -EIO;
 }
 
+/*
+ * Each thread that serves reads keeps one buffer of READ_MAX bytes: a fresh
+ * one per read would be mapped and faulted in every time.
+ */
+static pthread_key_t read_buf_key;
+static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
+
+static void read_buf_key_init(void)
+{
+	if (pthread_key_create(&read_buf_key, free))
+		abort();
+}
+
+static char *read_buf(void)
+{
+	char *buf;
+
+	pthread_once(&read_buf_once, read_buf_key_init);
+	buf = pthread_getspecific(read_buf_key);
+	if (!buf) {
+		buf = malloc(READ_MAX);
+		if (buf && pthread_setspecific(read_buf_key, buf)) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	return buf;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
-	char *buf;
+	char *buf = read_buf();
 	ssize_t r;
 
-	if (size > READ_MAX)
-		size = READ_MAX;
-	buf = malloc(size ? size : 1);
 	if (!buf) {
 		reply_err(req, FOP_READ, -ENOMEM);
 		return;
 	}
+	if (size > READ_MAX)
+		size = READ_MAX;
 	r = read_member(fs, of, buf, size, off);
 	if (r < 0) {
 		report(fs, of->n, "read", NULL, (int)r);
@@ -1204,7 +1246,6 @@ static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 		count_ok(fs, FOP_READ);
 		fuse_reply_buf(req, buf, (size_t)r);
 	}
-	free(buf);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
