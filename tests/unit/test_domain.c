@@ -19,63 +19,8 @@
 
 #include <erofs_share/erofs_share.h>
 
+#include "helpers/domain.h"
 #include "helpers/manifest.h"
-
-static int log_verify_failures;
-
-static void count_log(void *user, int level, const char *msg)
-{
-	(void)user;
-	(void)level;
-	if (strstr(msg, "does not match its fingerprint"))
-		__atomic_fetch_add(&log_verify_failures, 1, __ATOMIC_RELAXED);
-}
-
-static eshare_domain *domain(unsigned policy, uint64_t budget)
-{
-	struct eshare_domain_opts o = ESHARE_DOMAIN_OPTS_INIT;
-	eshare_domain *d;
-
-	o.policy = policy;
-	o.cache_bytes = budget;
-	o.log = count_log;
-	ck_assert_int_eq(eshare_domain_create(&d, &o), 0);
-	return d;
-}
-
-static char *fixture_path(const char *name)
-{
-	char *p;
-
-	ck_assert_int_ge(asprintf(&p, "%s/%s.erofs", ESHARE_FIXTURES, name), 0);
-	return p;
-}
-
-static eshare_image *attach(eshare_domain *d, const char *name)
-{
-	char *p = fixture_path(name);
-	eshare_image *img;
-	int rc = eshare_image_open_path(&img, d, p, NULL);
-
-	ck_assert_msg(rc == 0, "attach %s: %s", name, eshare_strerror(rc));
-	free(p);
-	return img;
-}
-
-/* Read @len bytes at @off of @path (or the whole file when len is 0). */
-static ssize_t read_path(eshare_image *img, const char *path, uint8_t *buf, size_t len,
-			 uint64_t off)
-{
-	eshare_inode *ino;
-	ssize_t n;
-	int rc = eshare_lookup(&ino, img, path);
-
-	if (rc)
-		return rc;
-	n = eshare_pread(ino, buf, len, off);
-	eshare_inode_put(ino);
-	return n;
-}
 
 /* Read every regular file the manifest lists and check its sha256. */
 static void read_all(eshare_image *img, const struct manifest *m, size_t probe)
@@ -90,7 +35,7 @@ static void read_all(eshare_image *img, const struct manifest *m, size_t probe)
 		if (strcmp(e->type, "reg") || !e->size)
 			continue;
 		ck_assert_uint_le(e->size, sizeof(buf));
-		n = read_path(img, e->path, buf, probe ? probe : e->size, 0);
+		n = dom_read(img, e->path, buf, probe ? probe : e->size, 0);
 		ck_assert_msg(n == (ssize_t)(probe && probe < e->size ? probe : e->size),
 			      "%s: read %zd", e->path, n);
 		if (probe)
@@ -124,8 +69,8 @@ START_TEST(test_trust_pairs)
 {
 	const char *a = trust_pairs[_i][0], *b = trust_pairs[_i][1];
 	struct manifest m;
-	eshare_domain *d = domain(ESHARE_SHARE_TRUST, 0);
-	eshare_image *ia = attach(d, a), *ib = attach(d, b);
+	eshare_domain *d = dom_new(ESHARE_SHARE_TRUST, 0);
+	eshare_image *ia = dom_attach_path(d, a), *ib = dom_attach_path(d, b);
 	struct eshare_stats s0, s1, s2;
 	uint64_t exact, pages;
 	const struct manifest *mp = &m;
@@ -170,8 +115,8 @@ START_TEST(test_compute_pairs)
 {
 	const char *a = compute_pairs[_i][0], *b = compute_pairs[_i][1];
 	struct manifest m;
-	eshare_domain *d = domain(ESHARE_SHARE_COMPUTE, 0);
-	eshare_image *ia = attach(d, a), *ib = attach(d, b);
+	eshare_domain *d = dom_new(ESHARE_SHARE_COMPUTE, 0);
+	eshare_image *ia = dom_attach_path(d, a), *ib = dom_attach_path(d, b);
 	struct eshare_stats s1, s2;
 	uint64_t exact, pages;
 	const struct manifest *mp = &m;
@@ -225,8 +170,8 @@ START_TEST(test_shared_ab_unique)
 	unsigned policy = ab_policies[_i];
 	struct manifest ma, mb;
 	const struct manifest *ms[2] = { &ma, &mb };
-	eshare_domain *d = domain(policy, 0);
-	eshare_image *ia = attach(d, "shared-a"), *ib = attach(d, "shared-b");
+	eshare_domain *d = dom_new(policy, 0);
+	eshare_image *ia = dom_attach_path(d, "shared-a"), *ib = dom_attach_path(d, "shared-b");
 	struct eshare_stats s;
 	uint64_t exact, pages;
 
@@ -261,23 +206,6 @@ END_TEST
 
 /* ---- attacks ---- */
 
-static uint8_t *slurp(const char *name, size_t *len)
-{
-	char *p = fixture_path(name);
-	FILE *f = fopen(p, "rb");
-	uint8_t *buf;
-
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	*len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(*len);
-	ck_assert_uint_eq(fread(buf, 1, *len, f), *len);
-	fclose(f);
-	free(p);
-	return buf;
-}
-
 /*
  * An attacker's image: a copy of digest-plain whose /bound/rand-4097 claims
  * the fingerprint of /bound/text-4097 (same size, other bytes).
@@ -285,7 +213,7 @@ static uint8_t *slurp(const char *name, size_t *len)
 static uint8_t *forge(size_t *len, uint8_t victim_fp[32], uint8_t attacker_sha[32])
 {
 	struct manifest m;
-	uint8_t *img = slurp("digest-plain", len);
+	uint8_t *img = dom_slurp("digest-plain", len);
 	uint8_t needle[39];
 	int found = 0;
 
@@ -309,20 +237,10 @@ static uint8_t *forge(size_t *len, uint8_t victim_fp[32], uint8_t attacker_sha[3
 	return img;
 }
 
-static eshare_image *attach_mem(eshare_domain *d, const uint8_t *buf, size_t len)
-{
-	eshare_backend *be;
-	eshare_image *img;
-
-	ck_assert_int_eq(eshare_backend_memory(&be, buf, len, NULL, NULL), 0);
-	ck_assert_int_eq(eshare_image_attach(&img, d, be, NULL), 0);
-	return img;
-}
-
 static void sha_of(eshare_image *img, const char *path, uint8_t md[32])
 {
 	uint8_t buf[8192];
-	ssize_t n = read_path(img, path, buf, sizeof(buf), 0);
+	ssize_t n = dom_read(img, path, buf, sizeof(buf), 0);
 
 	ck_assert_int_eq(n, 4097);
 	SHA256(buf, (size_t)n, md);
@@ -338,12 +256,12 @@ START_TEST(test_attack_disclosure)
 	uint8_t victim[32], attacker[32], got[32];
 	size_t len;
 	uint8_t *forged = forge(&len, victim, attacker);
-	eshare_domain *d = domain(policy, 0);
-	eshare_image *vi = attach(d, "digest-lz4");
-	eshare_image *ai = attach_mem(d, forged, len);
+	eshare_domain *d = dom_new(policy, 0);
+	eshare_image *vi = dom_attach_path(d, "digest-lz4");
+	eshare_image *ai = dom_attach_memory(d, forged, len, NULL);
 	struct eshare_stats s;
 
-	log_verify_failures = 0;
+	dom_log_fingerprint = 0;
 	sha_of(vi, "/bound/text-4097", got);
 	ck_assert(!memcmp(got, victim, 32));
 	sha_of(ai, "/bound/rand-4097", got);
@@ -354,7 +272,7 @@ START_TEST(test_attack_disclosure)
 	} else {
 		ck_assert_msg(!memcmp(got, attacker, 32), "attacker read another image's bytes");
 		ck_assert_uint_eq(s.verify_failures, 1);
-		ck_assert_int_eq(log_verify_failures, 1);
+		ck_assert_int_eq(dom_log_fingerprint, 1);
 	}
 	eshare_image_detach(vi);
 	eshare_image_detach(ai);
@@ -370,9 +288,9 @@ START_TEST(test_attack_poisoning)
 	uint8_t victim[32], attacker[32], got[32];
 	size_t len;
 	uint8_t *forged = forge(&len, victim, attacker);
-	eshare_domain *d = domain(policy, 0);
-	eshare_image *vi = attach(d, "digest-lz4");
-	eshare_image *ai = attach_mem(d, forged, len);
+	eshare_domain *d = dom_new(policy, 0);
+	eshare_image *vi = dom_attach_path(d, "digest-lz4");
+	eshare_image *ai = dom_attach_memory(d, forged, len, NULL);
 
 	sha_of(ai, "/bound/rand-4097", got);
 	ck_assert(!memcmp(got, attacker, 32));
@@ -407,8 +325,8 @@ START_TEST(test_default_policy_verifies)
 		struct eshare_stats s;
 
 		ck_assert_int_eq(eshare_domain_create(&d, _i ? &zeroed : NULL), 0);
-		vi = attach(d, "digest-lz4");
-		ai = attach_mem(d, forged, len);
+		vi = dom_attach_path(d, "digest-lz4");
+		ai = dom_attach_memory(d, forged, len, NULL);
 		if (poison) {
 			sha_of(ai, "/bound/rand-4097", got);
 			ck_assert(!memcmp(got, attacker, 32));
@@ -437,8 +355,8 @@ END_TEST
 
 START_TEST(test_detach_while_shared)
 {
-	eshare_domain *d = domain(ESHARE_SHARE_TRUST, 0);
-	eshare_image *ia = attach(d, "digest-plain"), *ib = attach(d, "digest-lz4");
+	eshare_domain *d = dom_new(ESHARE_SHARE_TRUST, 0);
+	eshare_image *ia = dom_attach_path(d, "digest-plain"), *ib = dom_attach_path(d, "digest-lz4");
 	static uint8_t buf[1 << 17];
 	eshare_inode *fb;
 	struct eshare_stats s;
@@ -451,7 +369,7 @@ START_TEST(test_detach_while_shared)
 		if (!strcmp(m.e[i].path, "/big/text-0.bin"))
 			e = &m.e[i];
 	ck_assert_ptr_nonnull(e);
-	ck_assert_int_eq(read_path(ia, e->path, buf, sizeof(buf), 0), (ssize_t)e->size);
+	ck_assert_int_eq(dom_read(ia, e->path, buf, sizeof(buf), 0), (ssize_t)e->size);
 	ck_assert_int_eq(eshare_lookup(&fb, ib, e->path), 0);
 	ck_assert_int_eq(eshare_pread(fb, buf, 100, 0), 100);
 	/* A detaches: the object stays readable through B, and is refilled from B */
@@ -480,8 +398,8 @@ END_TEST
 
 START_TEST(test_small_budget)
 {
-	eshare_domain *d = domain(ESHARE_SHARE_VERIFY, 64 << 10);
-	eshare_image *ia = attach(d, "shared-a"), *ib = attach(d, "shared-b");
+	eshare_domain *d = dom_new(ESHARE_SHARE_VERIFY, 64 << 10);
+	eshare_image *ia = dom_attach_path(d, "shared-a"), *ib = dom_attach_path(d, "shared-b");
 	struct manifest ma, mb;
 	struct eshare_stats s;
 
@@ -592,7 +510,7 @@ static void *stress_churn(void *arg)
 	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
 		unsigned k = (unsigned)rand_r(&seed) % NIMG;
 		eshare_image *fresh;
-		char *p = fixture_path(stress_names[k]);
+		char *p = dom_fixture_path(stress_names[k]);
 
 		if (eshare_image_open_path(&fresh, st->d, p, NULL) == 0) {
 			pthread_mutex_lock(&st->lock);
@@ -612,14 +530,14 @@ START_TEST(test_stress)
 	pthread_t readers[8], churn;
 	char base[] = "/tmp/eshare-stress-XXXXXX";
 
-	st.d = domain(ESHARE_SHARE_VERIFY, 1 << 20);
+	st.d = dom_new(ESHARE_SHARE_VERIFY, 1 << 20);
 	pthread_mutex_init(&st.lock, NULL);
 	st.use_kernel = geteuid() == 0 && mkdtemp(base);
 	for (int k = 0; k < NIMG; k++) {
-		st.img[k] = attach(st.d, stress_names[k]);
+		st.img[k] = dom_attach_path(st.d, stress_names[k]);
 		ck_assert_int_eq(manifest_load(&st.m[k], stress_names[k]), 0);
 		if (st.use_kernel) {
-			char *p = fixture_path(stress_names[k]);
+			char *p = dom_fixture_path(stress_names[k]);
 
 			snprintf(st.mnt[k], sizeof(st.mnt[k]), "%s/%d", base, k);
 			mkdir(st.mnt[k], 0755);
@@ -668,8 +586,8 @@ START_TEST(test_two_domains_never_share)
 	o.id = "same-id";
 	ck_assert_int_eq(eshare_domain_create(&d1, &o), 0);
 	ck_assert_int_eq(eshare_domain_create(&d2, &o), 0);
-	i1 = attach(d1, "digest-plain");
-	i2 = attach(d2, "digest-plain");
+	i1 = dom_attach_path(d1, "digest-plain");
+	i2 = dom_attach_path(d2, "digest-plain");
 	ck_assert_int_eq(manifest_load(&m, "digest-plain"), 0);
 	read_all(i1, &m, 0);
 	s1 = stats(d1);

@@ -23,134 +23,9 @@
 #include <erofs_share/erofs_share.h>
 #include <erofs_share/sys/backend.h>
 
+#include "helpers/domain.h"
 #include "helpers/fixture_copies.h"
 #include "helpers/manifest.h"
-
-/* A regular file of 24 pages in every fixture of the common tree. */
-#define BIG "/big/text-0.bin"
-#define BIG_SIZE 98304u
-#define BIG_PAGES (BIG_SIZE / PAGE)
-#define PAGE 4096u
-
-static uint8_t truth[BIG_SIZE];
-
-static eshare_domain *domain(unsigned policy, uint64_t budget)
-{
-	struct eshare_domain_opts o = ESHARE_DOMAIN_OPTS_INIT;
-	eshare_domain *d;
-
-	o.policy = policy;
-	o.cache_bytes = budget;
-	ck_assert_int_eq(eshare_domain_create(&d, &o), 0);
-	return d;
-}
-
-static char *fixture(const char *name)
-{
-	char *p;
-
-	ck_assert_int_ge(asprintf(&p, "%s/%s.erofs", ESHARE_FIXTURES, name), 0);
-	return p;
-}
-
-static uint8_t *slurp(const char *name, size_t *len)
-{
-	char *p = fixture(name);
-	uint8_t *buf = fc_slurp(p, len);
-
-	ck_assert_ptr_nonnull(buf);
-	free(p);
-	return buf;
-}
-
-static eshare_image *attach_path(eshare_domain *d, const char *name)
-{
-	char *p = fixture(name);
-	eshare_image *img;
-	int rc = eshare_image_open_path(&img, d, p, NULL);
-
-	ck_assert_msg(rc == 0, "attach %s: %s", name, eshare_strerror(rc));
-	free(p);
-	return img;
-}
-
-static eshare_image *attach_backend(eshare_domain *d, eshare_backend *be, const char *name)
-{
-	struct eshare_image_opts o = ESHARE_IMAGE_OPTS_INIT;
-	eshare_image *img;
-
-	o.name = name;
-	ck_assert_int_eq(eshare_image_attach(&img, d, be, &o), 0);
-	return img;
-}
-
-static eshare_image *attach_memory(eshare_domain *d, const uint8_t *buf, size_t len,
-				   const char *name)
-{
-	eshare_backend *be;
-
-	ck_assert_int_eq(eshare_backend_memory(&be, buf, len, NULL, NULL), 0);
-	return attach_backend(d, be, name);
-}
-
-static ssize_t read_at(eshare_image *img, const char *path, void *buf, size_t len, uint64_t off)
-{
-	eshare_inode *ino;
-	ssize_t n;
-	int rc = eshare_lookup(&ino, img, path);
-
-	if (rc)
-		return rc;
-	n = eshare_pread(ino, buf, len, off);
-	eshare_inode_put(ino);
-	return n;
-}
-
-static struct eshare_file_identity identity(eshare_image *img, const char *path)
-{
-	struct eshare_file_identity id = ESHARE_FILE_IDENTITY_INIT;
-	eshare_inode *ino;
-
-	ck_assert_int_eq(eshare_lookup(&ino, img, path), 0);
-	ck_assert_int_eq(eshare_file_identity(ino, 0, &id), 0);
-	eshare_inode_put(ino);
-	return id;
-}
-
-/* BIG's true bytes: flat in digest-plain, checked against the manifest. */
-static void load_truth(void)
-{
-	static bool done;
-	struct manifest m;
-	const struct manifest_entry *e = NULL;
-	uint8_t sum[32], *img;
-	size_t len;
-	eshare_domain *d;
-	eshare_image *i;
-
-	if (done)
-		return;
-	ck_assert_int_eq(manifest_load(&m, "digest-plain"), 0);
-	for (size_t k = 0; k < m.n && !e; k++)
-		if (!strcmp(m.e[k].path, BIG))
-			e = &m.e[k];
-	ck_assert_ptr_nonnull(e);
-	ck_assert_uint_eq(e->size, BIG_SIZE);
-	d = domain(ESHARE_SHARE_OFF, 16 << 20);
-	i = attach_path(d, "digest-plain");
-	ck_assert_int_eq(read_at(i, BIG, truth, BIG_SIZE, 0), BIG_SIZE);
-	SHA256(truth, BIG_SIZE, sum);
-	ck_assert_msg(!memcmp(sum, e->sha256, 32), "BIG's sha256 differs from the manifest");
-	/* and every page is in the flat image file as is */
-	img = slurp("digest-plain", &len);
-	for (unsigned k = 0; k < BIG_PAGES; k++)
-		ck_assert_ptr_nonnull(memmem(img, len, truth + k * PAGE, PAGE));
-	free(img);
-	eshare_image_detach(i);
-	ck_assert_int_eq(eshare_domain_close(d), 0);
-	manifest_free(&m);
-	done = true;
-}
 
 /*
  * A backend that gives the honest image for the first @honest reads that
@@ -205,7 +80,7 @@ static eshare_image *attach_turncoat(eshare_domain *d, struct turncoat *t, const
 	eshare_backend *be;
 
 	ck_assert_int_eq(eshare_backend_new(&be, &ops, t), 0);
-	return attach_backend(d, be, name);
+	return dom_attach_backend(d, be, name);
 }
 
 /*
@@ -218,7 +93,7 @@ static eshare_image *attach_turncoat(eshare_domain *d, struct turncoat *t, const
  */
 static long lone_literal(const uint8_t *img, size_t len, uint8_t *bad, unsigned page)
 {
-	const uint8_t *start = memmem(img, len, truth, 24);
+	const uint8_t *start = memmem(img, len, dom_truth, 24);
 	long first, end;
 
 	ck_assert_ptr_nonnull(start);
@@ -232,12 +107,12 @@ static long lone_literal(const uint8_t *img, size_t len, uint8_t *bad, unsigned 
 		bool lone = true;
 
 		bad[at] ^= 0x01;
-		d = domain(ESHARE_SHARE_OFF, 1 << 20);
-		i = attach_memory(d, bad, len, "probe");
-		if (read_at(i, BIG, out, BIG_SIZE, 0) != BIG_SIZE)
+		d = dom_new(ESHARE_SHARE_OFF, 1 << 20);
+		i = dom_attach_memory(d, bad, len, "probe");
+		if (dom_read(i, BIG, out, BIG_SIZE, 0) != BIG_SIZE)
 			lone = false;
 		for (unsigned k = 0; lone && k < BIG_PAGES; k++)
-			if ((k == page) != !!memcmp(out + k * PAGE, truth + k * PAGE, PAGE))
+			if ((k == page) != !!memcmp(out + k * PAGE, dom_truth + k * PAGE, PAGE))
 				lone = false;
 		eshare_image_detach(i);
 		ck_assert_int_eq(eshare_domain_close(d), 0);
@@ -248,50 +123,13 @@ static long lone_literal(const uint8_t *img, size_t len, uint8_t *bad, unsigned 
 	return -1;
 }
 
-/*
- * Evict BIG's pages: read other files of @img, each twice so that they
- * count as hot and push BIG's pages out of the cache's main queue too.
- */
-static void evict(eshare_image *img)
-{
-	static const char *const files[] = { "/bound/text-65537", "/bound/text-65536",
-					     "/bound/mixed-65535", "/sparse/hole-middle" };
-	static uint8_t buf[96 << 10];
-
-	for (int round = 0; round < 3; round++)
-		for (unsigned i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-			for (int twice = 0; twice < 2; twice++)
-				ck_assert_int_gt(read_at(img, files[i], buf, sizeof(buf), 0), 0);
-}
-
-static uint64_t verify_failures(eshare_domain *d)
-{
-	struct eshare_stats st = ESHARE_STATS_INIT;
-
-	ck_assert_int_eq(eshare_domain_stats(d, &st), 0);
-	return st.verify_failures;
-}
-
-/* Both read BIG whole (the bytes they hold then are right): hashed, shared. */
-static void join_both(eshare_image *victim, eshare_image *attacker)
-{
-	static uint8_t buf[BIG_SIZE];
-
-	ck_assert_int_eq(read_at(victim, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
-	ck_assert(!memcmp(buf, truth, BIG_SIZE));
-	ck_assert_int_eq(read_at(attacker, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
-	ck_assert(!memcmp(buf, truth, BIG_SIZE));
-	ck_assert(identity(victim, BIG).flags & ESHARE_IDENTITY_SHARED);
-	ck_assert_uint_eq(identity(victim, BIG).object, identity(attacker, BIG).object);
-}
-
 static void victim_reads_truth(eshare_image *victim)
 {
 	uint8_t page[PAGE];
 
 	for (int k = (int)BIG_PAGES - 1; k >= 0; k--) {
-		ck_assert_int_eq(read_at(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
-		ck_assert_msg(!memcmp(page, truth + (size_t)k * PAGE, PAGE), "victim page %d", k);
+		ck_assert_int_eq(dom_read(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
+		ck_assert_msg(!memcmp(page, dom_truth + (size_t)k * PAGE, PAGE), "victim page %d", k);
 	}
 }
 
@@ -320,48 +158,48 @@ static void partial_prefix(unsigned policy, const char *attacker_name, const cha
 	eshare_domain *d;
 	eshare_image *victim, *attacker;
 
-	load_truth();
-	aimg = slurp(attacker_name, &alen);
-	vimg = slurp(victim_name, &vlen);
+	dom_load_truth();
+	aimg = dom_slurp(attacker_name, &alen);
+	vimg = dom_slurp(victim_name, &vlen);
 	bad = malloc(alen);
 	ck_assert_ptr_nonnull(bad);
 	at = lone_literal(aimg, alen, bad, 5);
 	ck_assert_msg(at >= 0, "no byte of %s changes BIG's page 5 alone", attacker_name);
 	/* the victim's BIG stream starts with BIG's first bytes as a literal */
-	vstart = memmem(vimg, vlen, truth, 24);
+	vstart = memmem(vimg, vlen, dom_truth, 24);
 	ck_assert_ptr_nonnull(vstart);
 
 	struct turncoat vt = { vimg, vimg, vlen, (uint64_t)(vstart - vimg),
 			       (uint64_t)(vstart - vimg) + 1, UINT_MAX, 0, 0, 0 };
 	struct turncoat t = { aimg, bad, alen, (uint64_t)at, (uint64_t)at + 1, UINT_MAX, 0, 0, 0 };
 
-	d = domain(policy, 256 << 10);
+	d = dom_new(policy, 256 << 10);
 	victim = attach_turncoat(d, &vt, "victim");
 	attacker = attach_turncoat(d, &t, "attacker");
-	join_both(victim, attacker);
+	dom_join_both(victim, attacker);
 
 	/* from now on the attacker's image decodes page 5 to other bytes */
 	t.honest_reads = 0;
-	evict(victim);
+	dom_evict(victim);
 	before = t.touched;
-	ck_assert_int_eq(read_at(attacker, BIG, page, PAGE, 4 * PAGE), PAGE);
-	ck_assert(!memcmp(page, truth + 4 * PAGE, PAGE));
+	ck_assert_int_eq(dom_read(attacker, BIG, page, PAGE, 4 * PAGE), PAGE);
+	ck_assert(!memcmp(page, dom_truth + 4 * PAGE, PAGE));
 	ck_assert_uint_eq(t.touched, before + 1); /* it decoded its first extent again */
-	ck_assert(identity(attacker, BIG).flags & ESHARE_IDENTITY_SHARED);
+	ck_assert(dom_identity(attacker, BIG).flags & ESHARE_IDENTITY_SHARED);
 
 	if (victim_decodes) {
 		atomic_store(&vt.touched, 0);
-		ck_assert_int_eq(read_at(victim, BIG, page, PAGE, 5 * PAGE), PAGE);
-		ck_assert(!memcmp(page, truth + 5 * PAGE, PAGE));
+		ck_assert_int_eq(dom_read(victim, BIG, page, PAGE, 5 * PAGE), PAGE);
+		ck_assert(!memcmp(page, dom_truth + 5 * PAGE, PAGE));
 		ck_assert_uint_eq(vt.touched, victim_decodes);
 	} else {
-		ck_assert_int_eq(read_at(victim, BIG, page, PAGE, 6 * PAGE), PAGE);
-		ck_assert(!memcmp(page, truth + 6 * PAGE, PAGE));
+		ck_assert_int_eq(dom_read(victim, BIG, page, PAGE, 6 * PAGE), PAGE);
+		ck_assert(!memcmp(page, dom_truth + 6 * PAGE, PAGE));
 	}
 	victim_reads_truth(victim);
 	/* nobody filled a wrong complete page: nobody was blamed */
-	ck_assert_uint_eq(verify_failures(d), 0);
-	ck_assert_uint_eq(identity(victim, BIG).object, identity(attacker, BIG).object);
+	ck_assert_uint_eq(dom_verify_failures(d), 0);
+	ck_assert_uint_eq(dom_identity(victim, BIG).object, dom_identity(attacker, BIG).object);
 
 	eshare_image_detach(attacker);
 	eshare_image_detach(victim);
@@ -393,31 +231,31 @@ static void failing_member(unsigned policy, const char *attacker_name, const cha
 	size_t len;
 	uint8_t *img, page[PAGE];
 	const uint8_t *start;
-	eshare_domain *d = domain(policy, 64 << 10);
+	eshare_domain *d = dom_new(policy, 64 << 10);
 	eshare_image *victim, *attacker;
 
-	load_truth();
-	img = slurp(attacker_name, &len);
-	start = memmem(img, len, truth, 24);
+	dom_load_truth();
+	img = dom_slurp(attacker_name, &len);
+	start = memmem(img, len, dom_truth, 24);
 	ck_assert_ptr_nonnull(start);
 
 	/* BIG's pclusters: 20 KiB from its stream's start (dump.erofs) */
 	struct turncoat t = { img, img, len, (uint64_t)(start - img),
 			      (uint64_t)(start - img) + (20 << 10), UINT_MAX, 0, 0, 0 };
 
-	victim = attach_path(d, victim_name);
+	victim = dom_attach_path(d, victim_name);
 	attacker = attach_turncoat(d, &t, "attacker");
-	join_both(victim, attacker);
+	dom_join_both(victim, attacker);
 	atomic_store(&t.fail, -EIO);
 	for (int round = 0; round < 2; round++) {
-		evict(victim);
+		dom_evict(victim);
 		/* BIG's first extent (pages 0-5) is read straight from the backend */
 		for (unsigned k = 0; k < 5; k += 2)
-			ck_assert_msg(read_at(attacker, BIG, page, PAGE, (uint64_t)k * PAGE) == -EIO,
+			ck_assert_msg(dom_read(attacker, BIG, page, PAGE, (uint64_t)k * PAGE) == -EIO,
 				      "attacker page %u", k);
 		victim_reads_truth(victim);
 	}
-	ck_assert_uint_eq(verify_failures(d), 0);
+	ck_assert_uint_eq(dom_verify_failures(d), 0);
 	eshare_image_detach(attacker);
 	eshare_image_detach(victim);
 	ck_assert_int_eq(eshare_domain_close(d), 0);
@@ -462,7 +300,7 @@ static void *race(void *arg)
 		ssize_t n = eshare_pread(ino, buf, len, off);
 
 		/* errors are not checked: a member's failing fills may reach its waiters */
-		if (n > 0 && r->victim && memcmp(buf, truth + off, (size_t)n))
+		if (n > 0 && r->victim && memcmp(buf, dom_truth + off, (size_t)n))
 			r->wrong++;
 	}
 	eshare_inode_put(ino);
@@ -475,30 +313,30 @@ START_TEST(verify_liars_race_victims)
 	uint8_t *img, *bad, *img2;
 	long at;
 	const uint8_t *start;
-	eshare_domain *d = domain(ESHARE_SHARE_VERIFY, 32 << 10);
+	eshare_domain *d = dom_new(ESHARE_SHARE_VERIFY, 32 << 10);
 	eshare_image *victim, *liar, *failing;
 	struct racer r[4];
 	pthread_t th[4];
 
-	load_truth();
-	img = slurp("digest-lz4", &len);
-	img2 = slurp("digest-lz4", &len);
+	dom_load_truth();
+	img = dom_slurp("digest-lz4", &len);
+	img2 = dom_slurp("digest-lz4", &len);
 	bad = malloc(len);
 	ck_assert_ptr_nonnull(bad);
 	at = lone_literal(img, len, bad, 5);
 	ck_assert_int_ge(at, 0);
-	start = memmem(img2, len, truth, 24);
+	start = memmem(img2, len, dom_truth, 24);
 	ck_assert_ptr_nonnull(start);
 
 	struct turncoat t = { img, bad, len, (uint64_t)at, (uint64_t)at + 1, UINT_MAX, 0, 0, 0 };
 	struct turncoat t2 = { img2, img2, len, (uint64_t)(start - img2),
 			       (uint64_t)(start - img2) + (20 << 10), UINT_MAX, 0, 0, 0 };
 
-	victim = attach_path(d, "digest-lz4");
+	victim = dom_attach_path(d, "digest-lz4");
 	liar = attach_turncoat(d, &t, "liar");
 	failing = attach_turncoat(d, &t2, "failing");
-	join_both(victim, liar);
-	join_both(victim, failing);
+	dom_join_both(victim, liar);
+	dom_join_both(victim, failing);
 	t.honest_reads = 0;
 	atomic_store(&t2.fail, -EIO);
 	for (int i = 0; i < 4; i++) {
@@ -546,7 +384,7 @@ static void do_churn(void)
 
 	for (unsigned i = 0; i < 6 && n < churn_pages; i++)
 		for (uint64_t off = 0; n < churn_pages; off += PAGE, n++)
-			if (read_at(churn_img, files[i], buf, PAGE, off) <= 0)
+			if (dom_read(churn_img, files[i], buf, PAGE, off) <= 0)
 				break;
 }
 
@@ -565,14 +403,14 @@ static void join_pass_reput(unsigned policy, const char *attacker_name, const ch
 	size_t len;
 	uint8_t *img, *bad, buf[BIG_SIZE];
 	long at;
-	eshare_domain *d = domain(policy, 63 * PAGE);
+	eshare_domain *d = dom_new(policy, 63 * PAGE);
 	eshare_image *a, *v;
 	eshare_backend *abe;
 	struct eshare_backend_ops aops = { .size = sizeof(aops), .name = "attacker",
 					   .pread = stalling_pread, .get_size = tc_size };
 
-	load_truth();
-	img = slurp(attacker_name, &len);
+	dom_load_truth();
+	img = dom_slurp(attacker_name, &len);
 	bad = malloc(len);
 	ck_assert_ptr_nonnull(bad);
 	at = lone_literal(img, len, bad, 0);
@@ -581,19 +419,19 @@ static void join_pass_reput(unsigned policy, const char *attacker_name, const ch
 	struct turncoat t = { img, bad, len, (uint64_t)at, (uint64_t)at + 1, 1, 0, 0, 0 };
 
 	ck_assert_int_eq(eshare_backend_new(&abe, &aops, &t), 0);
-	a = attach_backend(d, abe, "attacker");
-	churn_img = attach_path(d, "plain-512");
+	a = dom_attach_backend(d, abe, "attacker");
+	churn_img = dom_attach_path(d, "plain-512");
 	churn_pages = 64;
 	atomic_store(&churned, 0);
 	/* the attacker reads BIG's first page: honest, its first extent stays cached */
-	ck_assert_int_eq(read_at(a, BIG, buf, PAGE, 0), PAGE);
+	ck_assert_int_eq(dom_read(a, BIG, buf, PAGE, 0), PAGE);
 	/* the victim's first read hashes the attacker's twin first, then its own */
-	v = attach_path(d, victim_name);
-	ck_assert_int_eq(read_at(v, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	v = dom_attach_path(d, victim_name);
+	ck_assert_int_eq(dom_read(v, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
 	/* the attacker joined under the true fingerprint, and the victim with it */
-	ck_assert_uint_eq(identity(a, BIG).object, identity(v, BIG).object);
+	ck_assert_uint_eq(dom_identity(a, BIG).object, dom_identity(v, BIG).object);
 	for (unsigned k = 0; k < BIG_PAGES; k++)
-		ck_assert_msg(!memcmp(buf + k * PAGE, truth + k * PAGE, PAGE),
+		ck_assert_msg(!memcmp(buf + k * PAGE, dom_truth + k * PAGE, PAGE),
 			      "%s: the victim read the attacker's bytes in page %u", victim_name, k);
 	eshare_image_detach(v);
 	eshare_image_detach(churn_img);
@@ -642,7 +480,7 @@ static void *fail_race(void *arg)
 		r->reads++;
 		if (n != PAGE)
 			r->errors++;
-		else if (r->victim && memcmp(buf, truth + off, PAGE))
+		else if (r->victim && memcmp(buf, dom_truth + off, PAGE))
 			r->wrong++;
 	}
 	eshare_inode_put(ino);
@@ -654,21 +492,21 @@ START_TEST(verify_failing_member_never_fails_victim)
 	size_t len;
 	uint8_t *img;
 	const uint8_t *start;
-	eshare_domain *d = domain(ESHARE_SHARE_VERIFY, 16 << 10);
+	eshare_domain *d = dom_new(ESHARE_SHARE_VERIFY, 16 << 10);
 	eshare_image *victim, *attacker;
 	struct failrace r[4];
 	pthread_t th[4];
 	atomic_bool stop = false;
 
-	load_truth();
-	img = slurp("digest-lz4", &len);
-	start = memmem(img, len, truth, 24);
+	dom_load_truth();
+	img = dom_slurp("digest-lz4", &len);
+	start = memmem(img, len, dom_truth, 24);
 	ck_assert_ptr_nonnull(start);
 	struct turncoat t = { img, img, len, (uint64_t)(start - img),
 			      (uint64_t)(start - img) + (20 << 10), UINT_MAX, 0, 0, 2000 };
-	victim = attach_path(d, "digest-plain");
+	victim = dom_attach_path(d, "digest-plain");
 	attacker = attach_turncoat(d, &t, "attacker");
-	join_both(victim, attacker);
+	dom_join_both(victim, attacker);
 	atomic_store(&t.fail, -EIO);
 	for (int i = 0; i < 4; i++) {
 		r[i] = (struct failrace){ i ? attacker : victim, i == 0, 11u + (unsigned)i, 0, 0, 0,
@@ -710,30 +548,30 @@ START_TEST(compute_reader_never_runs_another_backend)
 	size_t len;
 	uint8_t *img, buf[BIG_SIZE];
 	const uint8_t *start;
-	eshare_domain *d = domain(ESHARE_SHARE_COMPUTE, 16 << 20);
+	eshare_domain *d = dom_new(ESHARE_SHARE_COMPUTE, 16 << 20);
 	eshare_image *victim, *attacker;
 	struct eshare_backend_ops ops = { .size = sizeof(ops), .name = "spy",
 					  .pread = spy_pread, .get_size = tc_size };
 	eshare_backend *be;
 
-	load_truth();
-	img = slurp("lz4", &len);
-	start = memmem(img, len, truth, 24);
+	dom_load_truth();
+	img = dom_slurp("lz4", &len);
+	start = memmem(img, len, dom_truth, 24);
 	ck_assert_ptr_nonnull(start);
 	struct turncoat t = { img, img, len, (uint64_t)(start - img),
 			      (uint64_t)(start - img) + 1, UINT_MAX, 0, 0, 0 };
 	ck_assert_int_eq(eshare_backend_new(&be, &ops, &t), 0);
-	attacker = attach_backend(d, be, "attacker");
+	attacker = dom_attach_backend(d, be, "attacker");
 	/* the attacker's twin of BIG is decided first: alone with its size, it waits */
-	(void)identity(attacker, BIG);
+	(void)dom_identity(attacker, BIG);
 	atomic_store(&spy_seen, 0);
-	victim = attach_path(d, "plain-4k");
-	ck_assert_int_eq(read_at(victim, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
-	ck_assert(!memcmp(buf, truth, BIG_SIZE));
+	victim = dom_attach_path(d, "plain-4k");
+	ck_assert_int_eq(dom_read(victim, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	ck_assert(!memcmp(buf, dom_truth, BIG_SIZE));
 	ck_assert_msg(!atomic_load(&spy_seen), "the victim's read ran the attacker's backend");
 	/* the attacker's own read hashes its twin, in its thread, and joins */
-	ck_assert_int_eq(read_at(attacker, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
-	ck_assert_uint_eq(identity(attacker, BIG).object, identity(victim, BIG).object);
+	ck_assert_int_eq(dom_read(attacker, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	ck_assert_uint_eq(dom_identity(attacker, BIG).object, dom_identity(victim, BIG).object);
 	eshare_image_detach(victim);
 	eshare_image_detach(attacker);
 	ck_assert_int_eq(eshare_domain_close(d), 0);

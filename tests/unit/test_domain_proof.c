@@ -23,191 +23,21 @@
 #include <erofs_share/backend.h>
 #include <erofs_share/erofs_share.h>
 
+#include "helpers/domain.h"
 #include "helpers/fixture_copies.h"
 #include "helpers/manifest.h"
 
-/* A regular file of 24 pages in every fixture of the common tree. */
-#define BIG "/big/text-0.bin"
-#define BIG_SIZE 98304u
 /* The page of BIG the attacker changes. */
 #define BAD_PAGE 2u
-#define PAGE 4096u
-
-static int log_proof, log_stale;
-
-static void count_log(void *user, int level, const char *msg)
-{
-	(void)user;
-	(void)level;
-	if (strstr(msg, "other bytes than were proven"))
-		__atomic_fetch_add(&log_proof, 1, __ATOMIC_RELAXED);
-	if (strstr(msg, "changed after it was attached"))
-		__atomic_fetch_add(&log_stale, 1, __ATOMIC_RELAXED);
-}
-
-static eshare_domain *domain(unsigned policy, uint64_t budget)
-{
-	struct eshare_domain_opts o = ESHARE_DOMAIN_OPTS_INIT;
-	eshare_domain *d;
-
-	o.policy = policy;
-	o.cache_bytes = budget;
-	o.log = count_log;
-	ck_assert_int_eq(eshare_domain_create(&d, &o), 0);
-	return d;
-}
-
-static char *fixture(const char *name)
-{
-	char *p;
-
-	ck_assert_int_ge(asprintf(&p, "%s/%s.erofs", ESHARE_FIXTURES, name), 0);
-	return p;
-}
-
-static eshare_image *attach_path(eshare_domain *d, const char *name)
-{
-	char *p = fixture(name);
-	eshare_image *img;
-	int rc = eshare_image_open_path(&img, d, p, NULL);
-
-	ck_assert_msg(rc == 0, "attach %s: %s", name, eshare_strerror(rc));
-	free(p);
-	return img;
-}
-
-static eshare_image *attach_backend(eshare_domain *d, eshare_backend *be, const char *name)
-{
-	struct eshare_image_opts o = ESHARE_IMAGE_OPTS_INIT;
-	eshare_image *img;
-
-	o.name = name;
-	ck_assert_int_eq(eshare_image_attach(&img, d, be, &o), 0);
-	return img;
-}
-
-static eshare_image *attach_memory(eshare_domain *d, const uint8_t *buf, size_t len)
-{
-	eshare_backend *be;
-
-	ck_assert_int_eq(eshare_backend_memory(&be, buf, len, NULL, NULL), 0);
-	return attach_backend(d, be, "attacker");
-}
-
-static ssize_t read_at(eshare_image *img, const char *path, void *buf, size_t len, uint64_t off)
-{
-	eshare_inode *ino;
-	ssize_t n;
-	int rc = eshare_lookup(&ino, img, path);
-
-	if (rc)
-		return rc;
-	n = eshare_pread(ino, buf, len, off);
-	eshare_inode_put(ino);
-	return n;
-}
-
-/* The true content of BIG: the digest-plain image stores it flat, so it is
- * found in the fixture file itself; its sha256 is checked against the
- * manifest the kernel mount gave. */
-static uint8_t truth[BIG_SIZE];
-
-static void load_truth(void)
-{
-	static bool done;
-	struct manifest m;
-	const struct manifest_entry *e;
-	uint8_t sum[32];
-	char *p;
-	uint8_t *img;
-	size_t len;
-	eshare_domain *d;
-	eshare_image *i;
-
-	if (done)
-		return;
-	ck_assert_int_eq(manifest_load(&m, "digest-plain"), 0);
-	e = manifest_find(&m, BIG);
-	ck_assert_ptr_nonnull(e);
-	ck_assert_uint_eq(e->size, BIG_SIZE);
-	/* read it once through a domain that shares nothing, then prove it */
-	d = domain(ESHARE_SHARE_OFF, 16 << 20);
-	p = fixture("digest-plain");
-	img = fc_slurp(p, &len);
-	ck_assert_ptr_nonnull(img);
-	i = attach_path(d, "digest-plain");
-	ck_assert_int_eq(read_at(i, BIG, truth, BIG_SIZE, 0), BIG_SIZE);
-	SHA256(truth, BIG_SIZE, sum);
-	ck_assert_msg(!memcmp(sum, e->sha256, 32), "BIG's sha256 differs from the manifest");
-	/* flat layout: each page of it is in the image file as is */
-	ck_assert_ptr_nonnull(memmem(img, len, truth + BAD_PAGE * PAGE, PAGE));
-	eshare_image_detach(i);
-	ck_assert_int_eq(eshare_domain_close(d), 0);
-	free(img);
-	free(p);
-	manifest_free(&m);
-	done = true;
-}
 
 /* Change page BAD_PAGE of BIG inside an image held in memory (flat). */
 static void corrupt_flat(uint8_t *img, size_t len)
 {
-	uint8_t *at = memmem(img, len, truth + BAD_PAGE * PAGE, PAGE);
+	uint8_t *at = memmem(img, len, dom_truth + BAD_PAGE * PAGE, PAGE);
 
 	ck_assert_ptr_nonnull(at);
 	for (unsigned k = 0; k < PAGE; k += 64)
 		at[k] ^= 0x20;
-}
-
-/*
- * Evict BIG's pages: read other files, each twice so that they count as hot
- * and push BIG's pages out of the cache's main queue too.
- */
-static void evict(eshare_image *img)
-{
-	static const char *const files[] = { "/bound/text-65537", "/bound/text-65536",
-					     "/bound/mixed-65535", "/sparse/hole-middle" };
-	static uint8_t buf[96 << 10];
-
-	for (int round = 0; round < 3; round++)
-		for (unsigned i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-			for (int twice = 0; twice < 2; twice++)
-				ck_assert_int_gt(read_at(img, files[i], buf, sizeof(buf), 0), 0);
-}
-
-static uint64_t verify_failures(eshare_domain *d)
-{
-	struct eshare_stats st = ESHARE_STATS_INIT;
-
-	ck_assert_int_eq(eshare_domain_stats(d, &st), 0);
-	return st.verify_failures;
-}
-
-static struct eshare_file_identity identity(eshare_image *img, const char *path)
-{
-	struct eshare_file_identity id = ESHARE_FILE_IDENTITY_INIT;
-	eshare_inode *ino;
-
-	ck_assert_int_eq(eshare_lookup(&ino, img, path), 0);
-	ck_assert_int_eq(eshare_file_identity(ino, 0, &id), 0);
-	eshare_inode_put(ino);
-	return id;
-}
-
-/* Both images read BIG whole, so it is hashed and shared. */
-static void join_both(eshare_image *victim, eshare_image *attacker)
-{
-	uint8_t buf[BIG_SIZE];
-	struct eshare_file_identity a, b;
-
-	ck_assert_int_eq(read_at(victim, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
-	ck_assert(!memcmp(buf, truth, BIG_SIZE));
-	ck_assert_int_eq(read_at(attacker, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
-	ck_assert(!memcmp(buf, truth, BIG_SIZE));
-	a = identity(victim, BIG);
-	b = identity(attacker, BIG);
-	ck_assert(a.flags & ESHARE_IDENTITY_SHARED);
-	ck_assert_uint_eq(a.object, b.object);
 }
 
 /*
@@ -218,43 +48,43 @@ static void rewrite_in_memory(unsigned policy)
 {
 	uint8_t *copy, page[PAGE], buf[BIG_SIZE];
 	size_t len;
-	char *p = fixture("digest-plain");
-	eshare_domain *d = domain(policy, 64 << 10);
+	char *p = dom_fixture_path("digest-plain");
+	eshare_domain *d = dom_new(policy, 64 << 10);
 	eshare_image *victim, *attacker;
 	struct eshare_file_identity a, b;
 
-	load_truth();
-	__atomic_store_n(&log_proof, 0, __ATOMIC_RELAXED);
+	dom_load_truth();
+	__atomic_store_n(&dom_log_proof, 0, __ATOMIC_RELAXED);
 	copy = fc_slurp(p, &len);
 	ck_assert_ptr_nonnull(copy);
-	victim = attach_path(d, "digest-plain");
-	attacker = attach_memory(d, copy, len);
-	join_both(victim, attacker);
-	ck_assert_uint_eq(verify_failures(d), 0);
+	victim = dom_attach_path(d, "digest-plain");
+	attacker = dom_attach_memory(d, copy, len, "attacker");
+	dom_join_both(victim, attacker);
+	ck_assert_uint_eq(dom_verify_failures(d), 0);
 
 	corrupt_flat(copy, len);
-	evict(victim);
+	dom_evict(victim);
 	/* the attacker refills the page first: from its own, changed image */
-	ck_assert_int_eq(read_at(attacker, BIG, page, PAGE, BAD_PAGE * PAGE), PAGE);
-	ck_assert_msg(memcmp(page, truth + BAD_PAGE * PAGE, PAGE),
+	ck_assert_int_eq(dom_read(attacker, BIG, page, PAGE, BAD_PAGE * PAGE), PAGE);
+	ck_assert_msg(memcmp(page, dom_truth + BAD_PAGE * PAGE, PAGE),
 		      "the attacker should read its own (changed) bytes");
 	/* the victim reads the proven bytes, in any order, again and again */
 	for (int round = 0; round < 3; round++) {
 		for (int k = (int)(BIG_SIZE / PAGE) - 1; k >= 0; k--) {
-			ck_assert_int_eq(read_at(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
-			ck_assert_msg(!memcmp(page, truth + (size_t)k * PAGE, PAGE),
+			ck_assert_int_eq(dom_read(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
+			ck_assert_msg(!memcmp(page, dom_truth + (size_t)k * PAGE, PAGE),
 				      "victim read other bytes at page %d (policy %u)", k, policy);
-			ck_assert_int_eq(read_at(attacker, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
+			ck_assert_int_eq(dom_read(attacker, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
 		}
-		evict(victim);
+		dom_evict(victim);
 	}
-	ck_assert_int_eq(read_at(victim, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
-	ck_assert(!memcmp(buf, truth, BIG_SIZE));
+	ck_assert_int_eq(dom_read(victim, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	ck_assert(!memcmp(buf, dom_truth, BIG_SIZE));
 	/* the failure shows: counted, logged, and the attacker reads privately */
-	ck_assert_uint_eq(verify_failures(d), 1);
-	ck_assert_int_eq(__atomic_load_n(&log_proof, __ATOMIC_RELAXED), 1);
-	a = identity(victim, BIG);
-	b = identity(attacker, BIG);
+	ck_assert_uint_eq(dom_verify_failures(d), 1);
+	ck_assert_int_eq(__atomic_load_n(&dom_log_proof, __ATOMIC_RELAXED), 1);
+	a = dom_identity(victim, BIG);
+	b = dom_identity(attacker, BIG);
 	ck_assert(a.flags & ESHARE_IDENTITY_SHARED);
 	ck_assert(!(b.flags & ESHARE_IDENTITY_SHARED));
 	ck_assert_uint_ne(a.object, b.object);
@@ -284,28 +114,28 @@ START_TEST(trust_refill_poisons)
 {
 	uint8_t *copy, page[PAGE];
 	size_t len;
-	char *p = fixture("digest-plain");
-	eshare_domain *d = domain(ESHARE_SHARE_TRUST, 128 << 10);
+	char *p = dom_fixture_path("digest-plain");
+	eshare_domain *d = dom_new(ESHARE_SHARE_TRUST, 128 << 10);
 	eshare_image *victim, *attacker;
 	eshare_inode *vi, *ai;
 
-	load_truth();
+	dom_load_truth();
 	copy = fc_slurp(p, &len);
 	ck_assert_ptr_nonnull(copy);
-	victim = attach_path(d, "digest-plain");
-	attacker = attach_memory(d, copy, len);
-	join_both(victim, attacker);
+	victim = dom_attach_path(d, "digest-plain");
+	attacker = dom_attach_memory(d, copy, len, "attacker");
+	dom_join_both(victim, attacker);
 	corrupt_flat(copy, len);
-	evict(victim);
+	dom_evict(victim);
 	/* inodes held open: no metadata read between the two data reads */
 	ck_assert_int_eq(eshare_lookup(&vi, victim, BIG), 0);
 	ck_assert_int_eq(eshare_lookup(&ai, attacker, BIG), 0);
 	ck_assert_int_eq(eshare_pread(ai, page, PAGE, BAD_PAGE * PAGE), PAGE);
-	ck_assert_msg(memcmp(page, truth + BAD_PAGE * PAGE, PAGE), "attacker refilled");
+	ck_assert_msg(memcmp(page, dom_truth + BAD_PAGE * PAGE, PAGE), "attacker refilled");
 	ck_assert_int_eq(eshare_pread(vi, page, PAGE, BAD_PAGE * PAGE), PAGE);
-	ck_assert_msg(memcmp(page, truth + BAD_PAGE * PAGE, PAGE),
+	ck_assert_msg(memcmp(page, dom_truth + BAD_PAGE * PAGE, PAGE),
 		      "under TRUST the victim reads what the attacker filled");
-	ck_assert_uint_eq(verify_failures(d), 0);
+	ck_assert_uint_eq(dom_verify_failures(d), 0);
 	eshare_inode_put(vi);
 	eshare_inode_put(ai);
 	eshare_image_detach(attacker);
@@ -324,45 +154,45 @@ static void compressed_literal(unsigned policy)
 {
 	uint8_t *copy, buf[BIG_SIZE], page[PAGE];
 	size_t len;
-	char *p = fixture("digest-lz4");
-	eshare_domain *d = domain(policy, 64 << 10), *probe;
+	char *p = dom_fixture_path("digest-lz4");
+	eshare_domain *d = dom_new(policy, 64 << 10), *probe;
 	eshare_image *victim, *attacker, *pi;
 	uint8_t *at = NULL;
 	eshare_backend *be;
 
-	load_truth();
-	__atomic_store_n(&log_proof, 0, __ATOMIC_RELAXED);
+	dom_load_truth();
+	__atomic_store_n(&dom_log_proof, 0, __ATOMIC_RELAXED);
 	copy = fc_slurp(p, &len);
 	ck_assert_ptr_nonnull(copy);
 	/* a 24-byte run of page BAD_PAGE found once in the stream: a literal */
 	for (unsigned off = BAD_PAGE * PAGE; off + 24 <= (BAD_PAGE + 1) * PAGE && !at; off += 8) {
-		uint8_t *hit = memmem(copy, len, truth + off, 24);
+		uint8_t *hit = memmem(copy, len, dom_truth + off, 24);
 
-		if (hit && !memmem(hit + 1, len - (size_t)(hit + 1 - copy), truth + off, 24))
+		if (hit && !memmem(hit + 1, len - (size_t)(hit + 1 - copy), dom_truth + off, 24))
 			at = hit;
 	}
 	ck_assert_msg(at != NULL, "no literal of page %u in the LZ4 stream", BAD_PAGE);
 
-	victim = attach_path(d, "digest-plain");
-	attacker = attach_memory(d, copy, len);
-	join_both(victim, attacker);
+	victim = dom_attach_path(d, "digest-plain");
+	attacker = dom_attach_memory(d, copy, len, "attacker");
+	dom_join_both(victim, attacker);
 	at[12] ^= 0x01;
 	/* the change decodes: a domain of its own reads other bytes there */
-	probe = domain(ESHARE_SHARE_OFF, 1 << 20);
+	probe = dom_new(ESHARE_SHARE_OFF, 1 << 20);
 	ck_assert_int_eq(eshare_backend_memory(&be, copy, len, NULL, NULL), 0);
-	pi = attach_backend(probe, be, "probe");
-	ck_assert_int_eq(read_at(pi, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
-	ck_assert(memcmp(buf, truth, BIG_SIZE));
+	pi = dom_attach_backend(probe, be, "probe");
+	ck_assert_int_eq(dom_read(pi, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	ck_assert(memcmp(buf, dom_truth, BIG_SIZE));
 	eshare_image_detach(pi);
 	ck_assert_int_eq(eshare_domain_close(probe), 0);
 
-	evict(victim);
-	ck_assert_int_eq(read_at(attacker, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	dom_evict(victim);
+	ck_assert_int_eq(dom_read(attacker, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
 	for (unsigned k = 0; k < BIG_SIZE / PAGE; k++) {
-		ck_assert_int_eq(read_at(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
-		ck_assert_msg(!memcmp(page, truth + (size_t)k * PAGE, PAGE), "page %u", k);
+		ck_assert_int_eq(dom_read(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
+		ck_assert_msg(!memcmp(page, dom_truth + (size_t)k * PAGE, PAGE), "page %u", k);
 	}
-	ck_assert_uint_eq(verify_failures(d), 1);
+	ck_assert_uint_eq(dom_verify_failures(d), 1);
 	eshare_image_detach(attacker);
 	eshare_image_detach(victim);
 	ck_assert_int_eq(eshare_domain_close(d), 0);
@@ -392,8 +222,8 @@ static void rewrite_file(unsigned policy)
 {
 	uint8_t *copy, page[PAGE];
 	size_t len;
-	char *p = fixture("digest-plain");
-	eshare_domain *d = domain(policy, 64 << 10);
+	char *p = dom_fixture_path("digest-plain");
+	eshare_domain *d = dom_new(policy, 64 << 10);
 	eshare_image *victim, *attacker;
 	eshare_backend *be;
 	struct stat st;
@@ -401,20 +231,20 @@ static void rewrite_file(unsigned policy)
 	uint8_t *at;
 	int fd;
 
-	load_truth();
-	__atomic_store_n(&log_stale, 0, __ATOMIC_RELAXED);
+	dom_load_truth();
+	__atomic_store_n(&dom_log_stale, 0, __ATOMIC_RELAXED);
 	copy = fc_slurp(p, &len);
 	ck_assert_ptr_nonnull(copy);
 	fd = memfd_create("attacker.erofs", MFD_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(pwrite(fd, copy, len, 0), (ssize_t)len);
 	ck_assert_int_eq(eshare_backend_from_fd(&be, fd), 0);
-	victim = attach_path(d, "digest-plain");
-	attacker = attach_backend(d, be, "attacker");
-	join_both(victim, attacker);
+	victim = dom_attach_path(d, "digest-plain");
+	attacker = dom_attach_backend(d, be, "attacker");
+	dom_join_both(victim, attacker);
 
 	ck_assert_int_eq(fstat(fd, &st), 0);
-	at = memmem(copy, len, truth + BAD_PAGE * PAGE, PAGE);
+	at = memmem(copy, len, dom_truth + BAD_PAGE * PAGE, PAGE);
 	ck_assert_ptr_nonnull(at);
 	at[0] ^= 0x20;
 	ck_assert_int_eq(pwrite(fd, at, 1, at - copy), 1);
@@ -422,12 +252,12 @@ static void rewrite_file(unsigned policy)
 	ts[1] = st.st_mtim;
 	ck_assert_int_eq(futimens(fd, ts), 0);
 
-	evict(victim);
-	ck_assert_int_eq(read_at(attacker, BIG, page, PAGE, BAD_PAGE * PAGE), -ESTALE);
-	ck_assert_int_eq(__atomic_load_n(&log_stale, __ATOMIC_RELAXED), 1);
+	dom_evict(victim);
+	ck_assert_int_eq(dom_read(attacker, BIG, page, PAGE, BAD_PAGE * PAGE), -ESTALE);
+	ck_assert_int_eq(__atomic_load_n(&dom_log_stale, __ATOMIC_RELAXED), 1);
 	for (unsigned k = 0; k < BIG_SIZE / PAGE; k++) {
-		ck_assert_int_eq(read_at(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
-		ck_assert_msg(!memcmp(page, truth + (size_t)k * PAGE, PAGE), "page %u", k);
+		ck_assert_int_eq(dom_read(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
+		ck_assert_msg(!memcmp(page, dom_truth + (size_t)k * PAGE, PAGE), "page %u", k);
 	}
 	eshare_image_detach(attacker);
 	eshare_image_detach(victim);
@@ -473,7 +303,7 @@ static void *race(void *arg)
 
 		if (n < 0)
 			continue; /* the attacker may see errors */
-		if (r->victim && memcmp(buf, truth + off, (size_t)n))
+		if (r->victim && memcmp(buf, dom_truth + off, (size_t)n))
 			r->bad++;
 	}
 	eshare_inode_put(ino);
@@ -484,18 +314,18 @@ START_TEST(verify_concurrent_refills)
 {
 	uint8_t *copy;
 	size_t len;
-	char *p = fixture("digest-plain");
-	eshare_domain *d = domain(ESHARE_SHARE_VERIFY, 64 << 10);
+	char *p = dom_fixture_path("digest-plain");
+	eshare_domain *d = dom_new(ESHARE_SHARE_VERIFY, 64 << 10);
 	eshare_image *victim, *attacker;
 	struct racer r[4];
 	pthread_t t[4];
 
-	load_truth();
+	dom_load_truth();
 	copy = fc_slurp(p, &len);
 	ck_assert_ptr_nonnull(copy);
-	victim = attach_path(d, "digest-plain");
-	attacker = attach_memory(d, copy, len);
-	join_both(victim, attacker);
+	victim = dom_attach_path(d, "digest-plain");
+	attacker = dom_attach_memory(d, copy, len, "attacker");
+	dom_join_both(victim, attacker);
 	corrupt_flat(copy, len);
 	for (int i = 0; i < 4; i++) {
 		r[i] = (struct racer){ i % 2 ? attacker : victim, !(i % 2), 7u + (unsigned)i, 0 };
@@ -540,16 +370,16 @@ START_TEST(identity_reports_what_the_domain_knows)
 	hex(want + 7, e->sha256, 32);
 
 	/* VERIFY: twins of two layouts share one proven object */
-	d = domain(ESHARE_SHARE_VERIFY, 16 << 20);
-	a = attach_path(d, "digest-plain");
-	b = attach_path(d, "digest-lz4");
-	ia = identity(a, BIG);
+	d = dom_new(ESHARE_SHARE_VERIFY, 16 << 20);
+	a = dom_attach_path(d, "digest-plain");
+	b = dom_attach_path(d, "digest-lz4");
+	ia = dom_identity(a, BIG);
 	/* alone with its size, a's file is not worth hashing yet */
 	ck_assert_uint_eq(ia.flags, ESHARE_IDENTITY_ONDISK);
-	ib = identity(b, BIG);
+	ib = dom_identity(b, BIG);
 	/* b's twin made both worth hashing: a's object changed as it joined */
-	ck_assert_uint_ne(identity(a, BIG).object, ia.object);
-	ia = identity(a, BIG);
+	ck_assert_uint_ne(dom_identity(a, BIG).object, ia.object);
+	ia = dom_identity(a, BIG);
 	ck_assert_uint_eq(ia.object, ib.object);
 	ck_assert_uint_eq(ia.flags, ESHARE_IDENTITY_SHARED | ESHARE_IDENTITY_PROVEN |
 					  ESHARE_IDENTITY_ONDISK);
@@ -568,11 +398,11 @@ START_TEST(identity_reports_what_the_domain_knows)
 	ck_assert_int_eq(eshare_domain_close(d), 0);
 
 	/* TRUST: shared on the image's word, not proven */
-	d = domain(ESHARE_SHARE_TRUST, 16 << 20);
-	a = attach_path(d, "digest-plain");
-	b = attach_path(d, "digest-lz4");
-	ia = identity(a, BIG);
-	ib = identity(b, BIG);
+	d = dom_new(ESHARE_SHARE_TRUST, 16 << 20);
+	a = dom_attach_path(d, "digest-plain");
+	b = dom_attach_path(d, "digest-lz4");
+	ia = dom_identity(a, BIG);
+	ib = dom_identity(b, BIG);
 	ck_assert_uint_eq(ia.object, ib.object);
 	ck_assert_uint_eq(ia.flags, ESHARE_IDENTITY_SHARED | ESHARE_IDENTITY_ONDISK);
 	ck_assert_str_eq(ia.fingerprint, want);
@@ -581,11 +411,11 @@ START_TEST(identity_reports_what_the_domain_knows)
 	ck_assert_int_eq(eshare_domain_close(d), 0);
 
 	/* OFF, an image without fingerprints: nothing until asked to compute */
-	d = domain(ESHARE_SHARE_OFF, 16 << 20);
-	a = attach_path(d, "plain-4k");
-	b = attach_path(d, "lz4");
-	ia = identity(a, BIG);
-	ib = identity(b, BIG);
+	d = dom_new(ESHARE_SHARE_OFF, 16 << 20);
+	a = dom_attach_path(d, "plain-4k");
+	b = dom_attach_path(d, "lz4");
+	ia = dom_identity(a, BIG);
+	ib = dom_identity(b, BIG);
 	ck_assert_uint_ne(ia.object, ib.object);
 	ck_assert_uint_eq(ia.flags, 0);
 	ck_assert_str_eq(ia.fingerprint, "");
