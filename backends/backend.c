@@ -14,24 +14,6 @@
 
 #include "backend_impl.h"
 
-int eshare_copy_struct(void *dst, size_t ksize, const void *src, size_t usize)
-{
-	if (usize < sizeof(uint32_t))
-		return -EINVAL;
-	if (usize > ksize) {
-		const unsigned char *tail = (const unsigned char *)src + ksize;
-		for (size_t i = 0; i < usize - ksize; i++)
-			if (tail[i])
-				return -E2BIG;
-		usize = ksize;
-	}
-	memset(dst, 0, ksize);
-	memcpy(dst, src, usize);
-	/* every public struct starts with its size: ours, from now on */
-	*(uint32_t *)dst = (uint32_t)ksize;
-	return 0;
-}
-
 int eshare_backend_new(eshare_backend **out, const struct eshare_backend_ops *ops, void *handle)
 {
 	struct eshare_backend_ops o;

@@ -17,10 +17,7 @@ struct eshare_backend {
 	pthread_mutex_t serial;
 };
 
-/* Copy a caller's struct of @usize bytes into ours of @ksize (zero-filling a
- * shorter one; a longer one must have a zero tail), and set its leading
- * size field to @ksize. 0, -EINVAL or -E2BIG. */
-int eshare_copy_struct(void *dst, size_t ksize, const void *src, size_t usize);
+#include "util/abi.h" /* eshare_copy_struct() */
 
 /* Record the device a backend holds (copied). 0 or -ENOMEM. */
 int eshare_backend_set_device_path(eshare_backend *be, const char *path);
