@@ -112,8 +112,9 @@ struct pc_shard {
 	void *pol;			/* the eviction policy's state */
 	struct pc_page *flights;	/* pages being filled */
 	struct pc_page *spare;		/* free pages kept for the next fill or put */
-	uint64_t smask, omask;
+	uint64_t smask, omask, omask_max;
 	uint32_t nslots;		/* slots in use */
+	uint32_t nobjs;			/* entries in objs[] */
 	uint32_t npages, cap;
 	uint32_t nspare, spare_max;
 	struct pc_counters st;
@@ -125,12 +126,23 @@ struct pc_chunk {
 	void *map;
 	size_t map_len;
 	struct pc_page *hdrs;
+	bool hdrs_malloced;	/* else in a slab */
+};
+
+/* A huge page of page headers, carved for the chunks of the largest size. */
+struct pc_hdrslab {
+	struct pc_hdrslab *next;
+	void *map;
+	size_t map_len;
 };
 
 struct pc_pool {
 	alignas(PC_CACHELINE) pthread_mutex_t lock;
 	struct pc_page *free;		/* pages the shards gave back */
 	struct pc_chunk *chunks;
+	struct pc_hdrslab *slabs;
+	unsigned char *slab_carve;	/* the newest slab's headers not handed out yet */
+	size_t slab_left;		/* bytes */
 	unsigned char *carve_data;	/* the newest chunk's pages not handed out yet */
 	struct pc_page *carve_hdr;
 	uint32_t carve_left;

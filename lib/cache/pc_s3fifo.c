@@ -49,7 +49,19 @@ static inline struct s3_ghost *ghost_slot(struct s3fifo *q, uint64_t h)
 
 static void ghost_add(struct s3fifo *q, uint64_t h)
 {
-	struct s3_ghost *g = ghost_slot(q, h);
+	struct s3_ghost *g;
+
+	/*
+	 * The table is made at the shard's first eviction: a cache that never
+	 * fills up (most of a short process's) never touches its memory.
+	 * Without it, keys are forgotten, which is all a ghost table may do.
+	 */
+	if (!q->ghost) {
+		q->ghost = calloc(q->gmask + 1, sizeof(*q->ghost));
+		if (!q->ghost)
+			return;
+	}
+	g = ghost_slot(q, h);
 
 	g->fp = h | 1;
 	g->stamp = ++q->gclock;
@@ -59,7 +71,7 @@ static bool ghost_take(struct s3fifo *q, uint64_t h)
 {
 	struct s3_ghost *g;
 
-	/* nothing was ever evicted here: skip a cache miss on a cold table */
+	/* nothing was ever evicted here (no table yet): skip a cold cache miss */
 	if (!q->gclock)
 		return false;
 	g = ghost_slot(q, h);
@@ -82,11 +94,6 @@ static void *s3_create(uint32_t cap)
 	q->ghost_cap = cap > q->small_cap ? cap - q->small_cap : 1;
 	gb = pc_clamp_bits(pc_ceil_log2(q->ghost_cap), S3_MAX_GHOST_BITS);
 	q->gmask = ((uint64_t)1 << gb) - 1;
-	q->ghost = calloc(q->gmask + 1, sizeof(*q->ghost));
-	if (!q->ghost) {
-		free(q);
-		return NULL;
-	}
 	return q;
 }
 

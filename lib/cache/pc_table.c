@@ -306,6 +306,28 @@ static struct pc_objent *objent_find(struct pc_shard *s, uint64_t obj)
 	return NULL;
 }
 
+/* Double the object table, up to omask_max; out of memory the chains grow. */
+static void objent_grow(struct pc_shard *s)
+{
+	uint64_t n = (s->omask + 1) * 2, i;
+	struct pc_objent **nb = calloc(n, sizeof(*nb));
+
+	if (!nb)
+		return;
+	for (i = 0; i <= s->omask; i++) {
+		struct pc_objent *oe = s->objs[i], *next;
+
+		for (; oe; oe = next) {
+			next = oe->next;
+			oe->next = nb[mix64(oe->obj) & (n - 1)];
+			nb[mix64(oe->obj) & (n - 1)] = oe;
+		}
+	}
+	free(s->objs);
+	s->objs = nb;
+	s->omask = n - 1;
+}
+
 static void objent_free(struct pc_shard *s, struct pc_objent *oe)
 {
 	struct pc_objent **pp;
@@ -318,6 +340,7 @@ static void objent_free(struct pc_shard *s, struct pc_objent *oe)
 	}
 	if (s->last_oe == oe)
 		s->last_oe = NULL;
+	s->nobjs--;
 	free(oe);
 }
 
@@ -388,6 +411,9 @@ int pc_shard_insert(struct pc_cache *c, struct pc_shard *s, struct pc_page *p,
 		oe->obj = p->obj;
 		oe->cls = (unsigned int)cls;
 		oe->pages = NULL;
+		/* chains of two on average at most, as long as it may grow */
+		if (++s->nobjs > 2 * (s->omask + 1) && s->omask < s->omask_max)
+			objent_grow(s);
 		oe->next = s->objs[mix64(p->obj) & s->omask];
 		s->objs[mix64(p->obj) & s->omask] = oe;
 		s->last_oe = oe;
@@ -569,9 +595,13 @@ int pc_shard_init(struct pc_cache *c, struct pc_shard *s, uint32_t cap)
 	memset(s, 0, sizeof(*s));
 	s->cap = cap;
 	s->spare_max = cap / 16 < 1 ? 1 : cap / 16 > PC_SPARE_MAX ? PC_SPARE_MAX : cap / 16;
-	/* the table grows with the pages it holds: an idle big cache stays small */
+	/*
+	 * The tables grow with the pages and objects they hold: an idle big
+	 * cache stays small, and a fresh process faults in only what it uses.
+	 */
 	s->smask = ((uint64_t)1 << PC_TABLE_MIN_BITS) - 1;
-	s->omask = ((uint64_t)1 << ob) - 1;
+	s->omask_max = ((uint64_t)1 << ob) - 1;
+	s->omask = s->omask_max < 15 ? s->omask_max : 15;
 	s->slots = calloc(s->smask + 1, sizeof(*s->slots));
 	s->objs = calloc(s->omask + 1, sizeof(*s->objs));
 	s->pol = c->policy->create(cap);
