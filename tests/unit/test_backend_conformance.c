@@ -170,9 +170,10 @@ static int open_cursor(eshare_backend **out, const char *path, void *user)
 /* ---- eshare_backend_readv over a preadv that returns little at a time ---- */
 
 /*
- * A preadv is allowed to return less than asked inside the source (the
- * library asks again for the rest).  This one fills at most a few hundred
- * bytes per call, stopping in the middle of buffers, so that the library's
+ * The library copes with a vectored method that returns less than asked
+ * inside the source (it asks again for the rest), although the rule is to
+ * fill everything there is.  This one fills at most a few hundred bytes
+ * per call, stopping in the middle of buffers, so that the library's
  * bookkeeping of partly filled buffers is what gets tested.
  */
 struct dribble {

@@ -88,9 +88,11 @@ struct eshare_backend_ops {
 	/**
 	 * Read up to @p len bytes at @p off into @p buf.  Required.  V1.
 	 * @return the number of bytes read, which is less than @p len only at
-	 *         the end of the source (0 at or past it); or a negative errno
-	 *         (-EIO ...).  A partial read inside the source is reported
-	 *         as an error by the library.
+	 *         the end of the source (0 at or past it, for any @p off up
+	 *         to UINT64_MAX); or a negative errno (-EIO ...).  The
+	 *         library asks again after a short count and takes 0 inside
+	 *         the source as -EIO, but a backend should not rely on that:
+	 *         the conformance suite holds it to the rule.
 	 * @note may run concurrently on one handle (see ESHARE_BACKEND_F_SERIAL).
 	 */
 	ssize_t (*pread)(void *handle, void *buf, size_t len, uint64_t off);
