@@ -47,6 +47,12 @@ expect 2 "cache-size" domain --cache-size garbage "$A"
 expect 2 "cache-size" domain --cache-size 12Q "$A"
 expect 2 "cache-size" domain --cache-size 1 "$A"
 expect 2 "cache-size" domain --cache-size 0 "$A"
+expect 2 "cache-size" domain --cache-size 63K "$A"
+# The man page's suffixes K, M, G and T: 1T is 2^40 bytes (a budget, not
+# memory taken up front).
+expect 0 "" domain --json --cache-size 1T "$A"
+grep -q '"cache_bytes": 1099511627776,' "$TMP/out" ||
+	fail "domain --cache-size 1T: $(grep -o '"cache_bytes": [0-9]*' "$TMP/out")"
 expect 2 "threads" domain --threads 0 "$A"
 expect 2 "threads" domain --threads 1000 "$A"
 expect 2 "threads" domain --threads two "$A"
