@@ -20,7 +20,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <erofs_share/backend.h>
 #include <erofs_share/erofs_share.h>
+
+#include "helpers/fixtures.h"
 
 static char mnt[] = "/tmp/eshare-oracle-XXXXXX";
 
@@ -207,19 +210,14 @@ static void walk(struct counts *c, eshare_inode *dir, const char *kpath, const c
 	free_list(&l);
 }
 
-static const char *const fixtures[] = {
-	"plain-4k", "plain-512", "chunk-4k", "multidev", "lz4", "lz4hc-pcluster64k", "lzma",
-	"deflate", "zstd", "ztailpacking", "fragments", "all-fragments", "dedupe", "48bit",
-	"metabox", "metazone", "dirs-compressed", "xattr-filter", "inode-compact",
-	"inode-extended", "digest-lz4", "digest-plain", "shared-a", "shared-b",
-};
-
+/* Every registered fixture, its extra devices given to both readers. */
 START_TEST(test_fixture)
 {
-	const char *name = fixtures[_i];
+	const struct fixture_info *f = &fixture_registry[_i];
+	const char *name = f->name;
 	char img[4096], blob[4096], opts[4200] = "", dir[256];
 	struct eshare_image_opts io = ESHARE_IMAGE_OPTS_INIT;
-	eshare_backend *dev = NULL;
+	eshare_backend *devs[FX_MAX_DEVICES];
 	eshare_domain *d;
 	eshare_image *image;
 	eshare_inode *root;
@@ -227,14 +225,16 @@ START_TEST(test_fixture)
 	struct stat ks;
 	int rc;
 
-	snprintf(img, sizeof(img), "%s/%s.erofs", ESHARE_FIXTURES, name);
-	if (!strcmp(name, "multidev")) {
-		snprintf(blob, sizeof(blob), "%s/multidev.blob", ESHARE_FIXTURES);
-		snprintf(opts, sizeof(opts), "device=%s", blob);
-		ck_assert_int_eq(eshare_backend_open_file(&dev, blob), 0);
-		io.devices = &dev;
-		io.ndevices = 1;
+	fx_image_path(img, sizeof(img), f);
+	for (unsigned k = 0; k < f->ndevices; k++) {
+		size_t n = strlen(opts);
+
+		fx_device_path(blob, sizeof(blob), f, k);
+		snprintf(opts + n, sizeof(opts) - n, "%sdevice=%s", n ? "," : "", blob);
+		ck_assert_int_eq(eshare_backend_open_file(&devs[k], blob), 0);
 	}
+	io.devices = f->ndevices ? devs : NULL;
+	io.ndevices = f->ndevices;
 	snprintf(dir, sizeof(dir), "%s/%s", mnt, name);
 	mkdir(dir, 0755);
 	if (mount(img, dir, "erofs", MS_RDONLY, opts))
@@ -293,17 +293,17 @@ int main(void)
 		return 1;
 	}
 	tcase_set_timeout(tc, 600);
-	tcase_add_loop_test(tc, test_fixture, 0, sizeof(fixtures) / sizeof(fixtures[0]));
+	tcase_add_loop_test(tc, test_fixture, 0, (int)fixture_count);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+	for (unsigned i = 0; i < fixture_count; i++) {
 		char dir[256];
 
-		snprintf(dir, sizeof(dir), "%s/%s", mnt, fixtures[i]);
+		snprintf(dir, sizeof(dir), "%s/%s", mnt, fixture_registry[i].name);
 		umount2(dir, MNT_DETACH);
 		rmdir(dir);
 	}

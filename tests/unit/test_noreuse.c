@@ -15,14 +15,13 @@
 
 #include <erofs_share/erofs_share.h>
 
+#include "helpers/fixtures.h"
 #include "helpers/manifest.h"
 
-static const char *const fixtures[] = {
-	"plain-4k", "plain-512", "inode-compact", "chunk-4k", "lz4", "lz4hc-pcluster64k",
-	"lzma", "deflate", "zstd", "ztailpacking", "fragments", "all-fragments", "dedupe",
-	"48bit", "metabox", "dirs-compressed", "xattr-filter",
-};
-#define NFIX (sizeof(fixtures) / sizeof(fixtures[0]))
+/* Every fixture of the common tree that needs no extra device (shared-a and
+ * shared-b: test_noreuse_keeps_shared_objects). */
+#define FIX_ALL FX_COMMON_TREE
+#define FIX_NONE FX_MULTIDEV
 
 static eshare_domain *domain(unsigned policy)
 {
@@ -106,7 +105,7 @@ static void read_all(eshare_image *img, const struct manifest *m, bool noreuse, 
 
 START_TEST(test_noreuse_reads_what_the_kernel_shows)
 {
-	const char *name = fixtures[_i];
+	const char *name = fx_nth((unsigned)_i, FIX_ALL, FIX_NONE)->name;
 	struct manifest m;
 	uint64_t cached_decoded, uncached_decoded;
 	eshare_domain *d;
@@ -172,7 +171,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("noreuse");
 
 	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, test_noreuse_reads_what_the_kernel_shows, 0, (int)NFIX);
+	tcase_add_loop_test(tc, test_noreuse_reads_what_the_kernel_shows, 0, (int)fx_select(NULL, 0, FIX_ALL, FIX_NONE));
 	tcase_add_test(tc, test_noreuse_keeps_shared_objects);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <check.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "fixture_copies.h"
+#include "fixtures.h"
 
 char fc_dir[64];
 char *fc_copy[FC_MAX];
@@ -83,33 +83,39 @@ char *fc_cmd_line(const char *cmd)
 	return ret;
 }
 
+static void fc_copy_one(const char *src)
+{
+	const char *base = strrchr(src, '/') + 1;
+	size_t len;
+	unsigned char *b = fc_slurp(src, &len);
+	char path[PATH_MAX];
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_lt(fc_n, FC_MAX);
+	snprintf(path, sizeof(path), "%s/%s", fc_dir, base);
+	ck_assert_int_eq(fc_spill(path, b, len), 0);
+	free(b);
+	fc_copy[fc_n++] = strdup(path);
+}
+
 void fc_setup(const char *tag, const char *who, bool with_blob)
 {
-	glob_t gl;
-	size_t total;
+	char src[PATH_MAX];
 
 	fc_who = who;
 	snprintf(fc_dir, sizeof(fc_dir), "/tmp/eshare-%s-XXXXXX", tag);
 	ck_assert_ptr_nonnull(mkdtemp(fc_dir));
-	ck_assert_int_eq(glob(ESHARE_FIXTURES "/*.erofs", 0, NULL, &gl), 0);
-	total = gl.gl_pathc + (with_blob ? 1 : 0);
-	ck_assert_uint_le(total, FC_MAX);
-	for (size_t i = 0; i < total; i++) {
-		/* the extra device of the multi-device image comes last */
-		const char *src = i < gl.gl_pathc ? gl.gl_pathv[i] :
-				  ESHARE_FIXTURES "/multidev.blob";
-		const char *base = strrchr(src, '/') + 1;
-		size_t len;
-		unsigned char *b = fc_slurp(src, &len);
-		char path[PATH_MAX];
-
-		ck_assert_ptr_nonnull(b);
-		snprintf(path, sizeof(path), "%s/%s", fc_dir, base);
-		ck_assert_int_eq(fc_spill(path, b, len), 0);
-		free(b);
-		fc_copy[fc_n++] = strdup(path);
+	for (unsigned i = 0; i < fixture_count; i++) {
+		fx_image_path(src, sizeof(src), &fixture_registry[i]);
+		fc_copy_one(src);
 	}
-	globfree(&gl);
+	/* the extra devices of the multi-device images come last */
+	for (unsigned i = 0; with_blob && i < fixture_count; i++) {
+		for (unsigned k = 0; k < fixture_registry[i].ndevices; k++) {
+			fx_device_path(src, sizeof(src), &fixture_registry[i], k);
+			fc_copy_one(src);
+		}
+	}
 	ck_assert_int_gt(fc_n, 20);
 }
 

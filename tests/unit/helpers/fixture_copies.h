@@ -24,8 +24,9 @@ int fc_spill(const char *path, const unsigned char *buf, size_t len);
 char *fc_cmd_line(const char *cmd);
 
 /*
- * Copy every tests/fixtures/\*.erofs (and multidev.blob when @with_blob)
- * into a new /tmp/eshare-@tag-XXXXXX; @who names the test in messages.
+ * Copy every registered fixture image (helpers/fixtures.h), and after them
+ * their extra devices when @with_blob, into a new /tmp/eshare-@tag-XXXXXX;
+ * @who names the test in messages.
  */
 void fc_setup(const char *tag, const char *who, bool with_blob);
 /* Detach loop devices still bound to our copies, remove the copies. */
