@@ -46,6 +46,11 @@ int eshare_domain_create(eshare_domain **out, const struct eshare_domain_opts *o
 		return -EIO;
 	}
 	rc = pc_create(&d->cache, o.cache_bytes ? o.cache_bytes : ESHARE_DEFAULT_CACHE);
+	if (!rc) {
+		rc = tl_create(&d->tails, d->cache);
+		if (rc)
+			pc_destroy(d->cache);
+	}
 	if (rc) {
 		free(d->id);
 		free(d);
@@ -70,6 +75,7 @@ int eshare_domain_close(eshare_domain *d)
 	pthread_mutex_destroy(&d->lock);
 	eshare_share_destroy(d);
 	pthread_mutex_destroy(&d->share_lock);
+	tl_destroy(d->tails);
 	pc_destroy(d->cache);
 	free(d->id);
 	free(d);
@@ -80,14 +86,26 @@ int eshare_domain_stats(eshare_domain *d, struct eshare_stats *st)
 {
 	struct eshare_stats s = ESHARE_STATS_INIT;
 	struct pc_stats pcs;
+	struct tl_stats ts;
 
 	if (!d || !st)
 		return -EINVAL;
 	counters_to_stats(&s, &d->cnt);
+	/*
+	 * The tail store first: the cache counted its reads of packed pages
+	 * before the store did, so the cache's counts are never below them.
+	 * A tail read counts as one hit or one miss (and a miss one fill),
+	 * as a page does; the store's own reads of its pages do not count.
+	 */
+	tl_get_stats(d->tails, &ts);
 	pc_get_stats(d->cache, &pcs);
-	s.hits = pcs.hits;
-	s.misses = pcs.misses;
-	s.fills = pcs.fills;
+	s.hits = pcs.hits - ts.pc_hits + ts.hits;
+	s.misses = pcs.misses - ts.pc_misses + ts.misses;
+	s.fills = pcs.fills - ts.pc_fills + ts.misses;
+	s.cached_tails = ts.tails;
+	s.cached_tail_bytes = ts.bytes;
+	s.cached_tail_pages = ts.pages;
+	s.tail_unpaged_bytes = ts.unpaged;
 	s.evictions = pcs.evictions;
 	s.cached_data_pages = pcs.pages[PC_CLASS_DATA];
 	s.cached_data_bytes = pcs.bytes[PC_CLASS_DATA];
@@ -98,6 +116,12 @@ int eshare_domain_stats(eshare_domain *d, struct eshare_stats *st)
 	s.images = d->nimages;
 	pthread_mutex_unlock(&d->lock);
 	return eshare_copy_out(st, &s, sizeof(s));
+}
+
+void domain_drop_object(eshare_domain *d, uint64_t obj)
+{
+	pc_object_drop(d->cache, obj);
+	tl_drop(d->tails, obj);
 }
 
 void domain_add_image(eshare_domain *d, eshare_image *img)

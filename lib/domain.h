@@ -14,6 +14,7 @@
 #include <erofs_share/erofs_share.h>
 
 #include "cache/pagecache.h"
+#include "cache/tails.h"
 #include "counters.h"
 #include "proof.h"
 
@@ -26,6 +27,7 @@ struct eshare_domain {
 	struct eshare_domain_opts opts;
 	char *id;
 	struct pc_cache *cache;
+	struct tl_store *tails; /* files' tails, packed into pages of the cache */
 	pthread_mutex_t lock; /* guards images, nimages */
 	struct eshare_image *images;
 	uint64_t nimages;
@@ -39,6 +41,9 @@ struct eshare_domain {
 	struct sizeent **sz;
 	size_t sz_cap;
 };
+
+/* Drop a data object of @d: its pages and its tail. */
+void domain_drop_object(eshare_domain *d, uint64_t obj);
 
 /* Put attached image @img on @d's list (one more image alive). */
 void domain_add_image(eshare_domain *d, eshare_image *img);

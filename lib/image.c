@@ -72,7 +72,7 @@ static int io_read_internal(void *ctx, struct ef_inode *ino, void *buf, size_t l
 		.obj = ino->internal == EF_INTERNAL_PACKED ? img->packed_obj : img->metabox_obj,
 	};
 
-	return readpath_read(img->domain->cache, img->fs, ino, &rd, buf, len, off);
+	return readpath_read(img->domain->cache, NULL, img->fs, ino, &rd, buf, len, off);
 }
 
 static void io_report(void *ctx, uint64_t nid, const char *why)

@@ -297,7 +297,8 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 			rc = readpath_read_uncached(img->fs, &ino->ei, buf, len, off);
 			break;
 		}
-		rc = readpath_read(img->domain->cache, img->fs, &ino->ei, &rd, buf, len, off);
+		rc = readpath_read(img->domain->cache, img->domain->tails, img->fs, &ino->ei, &rd,
+				   buf, len, off);
 		if (!rc)
 			break;
 		if (rd.failed)

@@ -15,6 +15,13 @@
  * reports that the reading member's image no longer gives the proven bytes
  * (share.c then takes the member out).  Pages held partial are never read
  * by anyone but a fill, and the page they complete is checked whole.
+ *
+ * Tails.  Given a tail store, the last page of a file whose size is not
+ * a multiple of the page size (its tail) is held there, packed, instead
+ * of as a page: a read of it looks there first, and a miss fills the page
+ * as any other (proof included) and puts its valid bytes there.  Every
+ * put of that page (read-ahead, pages an extent produced, partial
+ * prefixes) goes there too, so it never takes a page of the cache.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,6 +34,7 @@
 
 struct fill_ctx {
 	struct pc_cache *cache;
+	struct tl_store *tails; /* NULL: tails are pages like any other */
 	struct ef_fs *fs;
 	struct ef_inode *ei;
 	uint64_t obj;
@@ -43,6 +51,44 @@ static uint32_t page_len(const struct ef_inode *ei, uint64_t index)
 	return ei->size - ps < PC_PAGE_SIZE ? (uint32_t)(ei->size - ps) : PC_PAGE_SIZE;
 }
 
+/* The valid bytes of @ei's tail: of its last page when it is not whole; else 0. */
+static uint32_t tail_len(const struct ef_inode *ei)
+{
+	return (uint32_t)(ei->size & (PC_PAGE_SIZE - 1));
+}
+
+/* Whether page @index of the object goes to the tail store. */
+static bool is_tail(const struct fill_ctx *f, uint64_t index)
+{
+	return f->tails && tail_len(f->ei) && index == f->ei->size >> PC_PAGE_SHIFT;
+}
+
+/* Store page @index: the tail packed, other pages in the cache. */
+static void store_page(struct fill_ctx *f, uint64_t index, const void *data, uint32_t valid,
+		       bool complete)
+{
+	if (!is_tail(f, index))
+		pc_put(f->cache, f->obj, index, data, valid, complete);
+	else if (complete)
+		tl_put(f->tails, f->obj, data, valid);
+	else if (valid)
+		tl_put_partial(f->tails, f->obj, data, valid);
+}
+
+static uint32_t peek_partial(struct fill_ctx *f, uint64_t index, void *buf)
+{
+	if (is_tail(f, index))
+		return tl_peek_partial(f->tails, f->obj, buf);
+	return pc_peek_partial(f->cache, f->obj, index, buf);
+}
+
+static bool page_held(struct fill_ctx *f, uint64_t index)
+{
+	if (is_tail(f, index))
+		return tl_contains(f->tails, f->obj);
+	return pc_contains(f->cache, f->obj, index);
+}
+
 /*
  * Store a page this fill decoded from the reading member's own image: a
  * proven object takes it only if it matches its proof; one that does not
@@ -57,7 +103,7 @@ static void put_own(struct fill_ctx *f, uint64_t index, const void *data, uint32
 		f->rd->failed = true;
 		return;
 	}
-	pc_put(f->cache, f->obj, index, data, valid, complete);
+	store_page(f, index, data, valid, complete);
 }
 
 /* Flat (or hole) extent: fill @page at @pos, and read ahead in the extent. */
@@ -89,8 +135,7 @@ static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index,
 		for (k = 1; k < READAHEAD_PAGES; k++) {
 			uint64_t q = index + k;
 
-			if ((q << PC_PAGE_SHIFT) >= limit ||
-			    pc_contains(f->cache, f->obj, q))
+			if ((q << PC_PAGE_SHIFT) >= limit || page_held(f, q))
 				break;
 		}
 		ra_end = (index + k) << PC_PAGE_SHIFT;
@@ -133,7 +178,6 @@ static int fill_flat(struct fill_ctx *f, const struct ef_map *m, uint64_t index,
 static void keep_pages(struct fill_ctx *f, const struct ef_map *m, const uint8_t *data,
 		       uint64_t index)
 {
-	struct pc_cache *c = f->cache;
 	uint64_t size = f->ei->size;
 	uint64_t first = m->la >> PC_PAGE_SHIFT;
 	uint64_t last = (m->la + m->llen - 1) >> PC_PAGE_SHIFT;
@@ -161,12 +205,12 @@ static void keep_pages(struct fill_ctx *f, const struct ef_map *m, const uint8_t
 		 * That prefix may come from another member's fill, so a page that
 		 * fails its proof here blames no one: it is just not kept.
 		 */
-		if (pc_peek_partial(c, f->obj, q, tmp) >= m->la - qs) {
+		if (peek_partial(f, q, tmp) >= m->la - qs) {
 			memcpy(tmp + (m->la - qs), data, e - m->la);
 			if (e == qe && f->rd->proof &&
 			    !page_proof_check(f->rd->proof, q, tmp, (uint32_t)(e - qs)))
 				continue;
-			pc_put(c, f->obj, q, tmp, (uint32_t)(e - qs), e == qe);
+			store_page(f, q, tmp, (uint32_t)(e - qs), e == qe);
 		}
 	}
 }
@@ -187,7 +231,7 @@ static int fill_page_once(struct fill_ctx *f, uint64_t index, void *pagebuf, boo
 	}
 	*used_partial = false;
 	if (ef_inode_is_compressed(f->ei) && !skip_partial) {
-		uint32_t n = pc_peek_partial(f->cache, f->obj, index, page);
+		uint32_t n = peek_partial(f, index, page);
 
 		pos += n;
 		*used_partial = n != 0;
@@ -237,6 +281,19 @@ static int fill_page_once(struct fill_ctx *f, uint64_t index, void *pagebuf, boo
 	return 0;
 }
 
+/* Copy page @index of the hash pass's private object, if held complete. */
+static bool copy_held(struct fill_ctx *f, uint64_t index, uint8_t *page)
+{
+	uint32_t n = tail_len(f->ei);
+
+	if (!is_tail(f, index))
+		return pc_peek_complete(f->cache, f->rd->copy_from, index, page);
+	if (tl_peek(f->tails, f->rd->copy_from, 0, n, page))
+		return false;
+	memset(page + n, 0, PC_PAGE_SIZE - n);
+	return true;
+}
+
 static int fill_page(void *user, uint64_t index, void *pagebuf)
 {
 	struct fill_ctx *f = user;
@@ -245,7 +302,7 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 	int rc;
 
 	/* the hash pass copies what its file's private object holds already */
-	if (f->rd->copy_from && pc_peek_complete(f->cache, f->rd->copy_from, index, pagebuf))
+	if (f->rd->copy_from && copy_held(f, index, pagebuf))
 		return 0;
 	if (f->rd->cache_only)
 		return -EAGAIN;
@@ -272,12 +329,43 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 	return -ESHARE_EPROOF;
 }
 
-int readpath_read(struct pc_cache *cache, struct ef_fs *fs, struct ef_inode *ei,
-		  struct read_ctx *rd, void *buf, size_t len, uint64_t off)
+/*
+ * Read @len bytes at @off of the tail: from the store, or filled as its
+ * page (checked against the proof as any page) and then stored.
+ */
+static int read_tail(struct fill_ctx *f, uint32_t off, uint32_t len, uint8_t *dst)
 {
-	struct fill_ctx f = { cache, fs, ei, rd->obj, rd };
+	uint8_t page[PC_PAGE_SIZE];
+	int rc;
 
-	return pc_read_range(cache, rd->obj, off, len, buf, fill_page, &f);
+	if (!tl_read(f->tails, f->obj, off, len, dst))
+		return 0;
+	rc = fill_page(f, f->ei->size >> PC_PAGE_SHIFT, page);
+	if (rc)
+		return rc < 0 ? rc : -EIO;
+	tl_put(f->tails, f->obj, page, tail_len(f->ei));
+	memcpy(dst, page + off, len);
+	return 0;
+}
+
+int readpath_read(struct pc_cache *cache, struct tl_store *tails, struct ef_fs *fs,
+		  struct ef_inode *ei, struct read_ctx *rd, void *buf, size_t len, uint64_t off)
+{
+	struct fill_ctx f = { cache, tails, fs, ei, rd->obj, rd };
+	uint64_t tstart = ei->size - tail_len(ei);
+	size_t head;
+	int rc;
+
+	if (!tails || !tail_len(ei) || off + len <= tstart)
+		return pc_read_range(cache, rd->obj, off, len, buf, fill_page, &f);
+	head = off < tstart ? (size_t)(tstart - off) : 0;
+	if (head) {
+		rc = pc_read_range(cache, rd->obj, off, head, buf, fill_page, &f);
+		if (rc)
+			return rc;
+	}
+	return read_tail(&f, (uint32_t)(off + head - tstart), (uint32_t)(len - head),
+			 (uint8_t *)buf + head);
 }
 
 /*

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "cache/pagecache.h"
+#include "cache/tails.h"
 #include "format/format.h"
 #include "proof.h"
 
@@ -32,11 +33,12 @@ struct read_ctx {
 
 /*
  * Read [off, off+len) of @ei (within its size) of @fs through @cache's
- * object @rd->obj, as @rd says.  A fill that fails @rd->proof sets
- * @rd->failed and returns -ESHARE_EPROOF.
+ * object @rd->obj, as @rd says; with @tails (or NULL), its tail through
+ * that store, packed.  A fill that fails @rd->proof sets @rd->failed and
+ * returns -ESHARE_EPROOF.
  */
-int readpath_read(struct pc_cache *cache, struct ef_fs *fs, struct ef_inode *ei,
-		  struct read_ctx *rd, void *buf, size_t len, uint64_t off);
+int readpath_read(struct pc_cache *cache, struct tl_store *tails, struct ef_fs *fs,
+		  struct ef_inode *ei, struct read_ctx *rd, void *buf, size_t len, uint64_t off);
 /*
  * Read [off, off+len) of @ei (within its size) of @fs from the image,
  * caching no data: a compressed extent is decoded into a window of the

@@ -188,7 +188,7 @@ struct hash_result {
 static void hash_result_release(eshare_domain *d, struct hash_result *hr)
 {
 	if (hr->obj)
-		pc_object_drop(d->cache, hr->obj);
+		domain_drop_object(d, hr->obj);
 	free(hr->proof.mac);
 	hr->obj = 0;
 	hr->proof.mac = NULL;
@@ -230,7 +230,7 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 	for (uint64_t off = 0; off < size;) {
 		size_t n = size - off < HASH_CHUNK ? (size_t)(size - off) : HASH_CHUNK;
 
-		rc = join ? readpath_read(d->cache, img->fs, &b->ei, &rd, buf, n, off)
+		rc = join ? readpath_read(d->cache, d->tails, img->fs, &b->ei, &rd, buf, n, off)
 			  : readpath_read_uncached(img->fs, &b->ei, buf, n, off);
 		if (rc)
 			goto out;
@@ -260,7 +260,7 @@ out:
 	if (join && !rc)
 		hr->obj = rd.obj;
 	else if (rd.obj)
-		pc_object_drop(d->cache, rd.obj);
+		domain_drop_object(d, rd.obj);
 	if (rc)
 		hash_result_release(d, hr);
 	EVP_MD_CTX_free(md);
@@ -316,7 +316,7 @@ static int join(eshare_domain *d, eshare_image *img, struct binding *b, struct h
 	if (old && old != sh->obj) {
 		/* readers that still use the private object read correct bytes;
 		 * its pages just stop being kept */
-		pc_object_drop(d->cache, old);
+		domain_drop_object(d, old);
 	}
 	return 0;
 }
@@ -518,7 +518,7 @@ static int bind_get(eshare_image *img, struct ef_inode *ei, struct binding **bp)
 		}
 		if (!b || bind_insert(img, b)) {
 			if (b)
-				pc_object_drop(d->cache, b->priv_obj);
+				domain_drop_object(d, b->priv_obj);
 			free(b);
 			pthread_rwlock_unlock(&img->bind_lock);
 			return -ENOMEM;
@@ -597,7 +597,7 @@ void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
 	if (--sh->nmembers == 0 && sh->linked) {
 		sh_unlink(d, sh);
 		sh->linked = false;
-		pc_object_drop(d->cache, sh->obj);
+		domain_drop_object(d, sh->obj);
 	}
 	pthread_mutex_unlock(&d->share_lock);
 	eshare_log(d, ESHARE_LOG_WARNING,
@@ -628,7 +628,7 @@ void eshare_share_release_image(eshare_image *img)
 				e->nplain--;
 		}
 		if (b->priv_obj)
-			pc_object_drop(d->cache, b->priv_obj);
+			domain_drop_object(d, b->priv_obj);
 		if (b->sh) {
 			struct shobj *sh = b->sh;
 
@@ -637,7 +637,7 @@ void eshare_share_release_image(eshare_image *img)
 				if (--sh->nmembers == 0 && sh->linked) {
 					sh_unlink(d, sh);
 					sh->linked = false;
-					pc_object_drop(d->cache, sh->obj);
+					domain_drop_object(d, sh->obj);
 				}
 			}
 			if (--sh->nrefs == 0) {

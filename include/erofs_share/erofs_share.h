@@ -160,6 +160,23 @@ struct eshare_stats {
 	uint64_t verify_failures;
 	/** Images attached (domain) or 1 (image). */
 	uint64_t images;
+	/**
+	 * Tails: the last page of a file whose size is not a multiple of
+	 * 4 KiB (a small file is nothing but one), held packed instead of as
+	 * a page.  cached_tails of them are held, of cached_tail_bytes bytes
+	 * in all, in cached_tail_pages pages (counted in cached_data_pages
+	 * and cached_data_bytes).  Whole pages' bytes plus cached_tail_bytes
+	 * is the data the cache holds.  Domain only; 0 in image counters.
+	 */
+	uint64_t cached_tails;
+	uint64_t cached_tail_bytes;
+	uint64_t cached_tail_pages;
+	/**
+	 * Tail bytes held outside the budget while they wait to fill a page
+	 * (a few pages at most); cached_data_bytes plus these is the memory
+	 * file data takes.
+	 */
+	uint64_t tail_unpaged_bytes;
 };
 #define ESHARE_STATS_INIT { .size = sizeof(struct eshare_stats) }
 

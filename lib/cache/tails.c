@@ -40,6 +40,7 @@
 #define TL_CLEAN_STEP 8u
 #define TL_SWEEP_MIN 64u
 #define TL_TABLE_MIN 64u
+#define TL_GRAVES 64u              /* recently dropped ids per shard */
 
 struct tl_page;
 struct tl_rec;
@@ -90,6 +91,8 @@ struct tl_shard {
 	uint8_t *scratch[2]; /* pages for moving records */
 	struct tl_partial partial[TL_PARTIALS];
 	unsigned partial_next;
+	uint64_t graves[TL_GRAVES]; /* ids dropped lately: a late put is refused */
+	unsigned grave_next;
 	uint64_t bytes, partial_bytes;
 	atomic_uint_least64_t hits, misses, pc_hits, pc_misses, pc_fills;
 };
@@ -191,6 +194,10 @@ static void page_free(struct tl_store *t, struct tl_shard *s, struct tl_page *p)
 /* A packed page lost @g: free it when empty, queue it when too sparse. */
 static void page_lost(struct tl_store *t, struct tl_shard *s, struct tl_page *p)
 {
+	if (p == s->open && !p->live) {
+		s->open_used = 0; /* nothing left in it: pack from its start again */
+		return;
+	}
 	if (!p->pcobj || p->dying)
 		return;
 	if (!p->live && !s->sweeping) {
@@ -474,7 +481,8 @@ struct tl_copy {
 	uint8_t *dst;
 };
 
-int tl_read(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *dst)
+static int tl_copy(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *dst,
+		   bool count)
 {
 	struct tl_shard *s = shard_of(t, obj);
 	struct tl_copy cp[2];
@@ -486,7 +494,8 @@ int tl_read(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *
 	r = rec_find(s, obj);
 	if (!r) {
 		pthread_mutex_unlock(&s->lock);
-		cnt_add(&s->misses, 1);
+		if (count)
+			cnt_add(&s->misses, 1);
 		return -ENOENT;
 	}
 	if (off > r->len || len > r->len - off) {
@@ -527,11 +536,23 @@ int tl_read(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *
 		}
 		shard_tidy(t, s);
 		pthread_mutex_unlock(&s->lock);
-		cnt_add(&s->misses, 1);
+		if (count)
+			cnt_add(&s->misses, 1);
 		return -ENOENT;
 	}
-	cnt_add(&s->hits, 1);
+	if (count)
+		cnt_add(&s->hits, 1);
 	return 0;
+}
+
+int tl_read(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *dst)
+{
+	return tl_copy(t, obj, off, len, dst, true);
+}
+
+int tl_peek(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *dst)
+{
+	return tl_copy(t, obj, off, len, dst, false);
 }
 
 static void partial_forget(struct tl_shard *s, uint64_t obj)
@@ -547,16 +568,25 @@ static void partial_forget(struct tl_shard *s, uint64_t obj)
 	}
 }
 
+/* Whether @obj was dropped lately: a fill that ran meanwhile puts nothing. */
+static bool dropped(const struct tl_shard *s, uint64_t obj)
+{
+	for (unsigned k = 0; k < TL_GRAVES; k++)
+		if (s->graves[k] == obj)
+			return true;
+	return false;
+}
+
 int tl_put(struct tl_store *t, uint64_t obj, const void *data, uint32_t len)
 {
 	struct tl_shard *s = shard_of(t, obj);
 	int rc = 0;
 
-	if (!len || len >= PC_PAGE_SIZE || !data)
+	if (!len || len >= PC_PAGE_SIZE || !data || !obj)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	partial_forget(s, obj);
-	if (!rec_find(s, obj))
+	if (!rec_find(s, obj) && !dropped(s, obj))
 		rc = rec_add(t, s, obj, data, len);
 	shard_tidy(t, s);
 	pthread_mutex_unlock(&s->lock);
@@ -569,14 +599,14 @@ int tl_put_partial(struct tl_store *t, uint64_t obj, const void *data, uint32_t 
 	struct tl_partial *q = NULL;
 	uint8_t *copy;
 
-	if (!len || len >= PC_PAGE_SIZE || !data)
+	if (!len || len >= PC_PAGE_SIZE || !data || !obj)
 		return -EINVAL;
 	copy = malloc(len);
 	if (!copy)
 		return 0; /* not kept: the fill decodes it again */
 	memcpy(copy, data, len);
 	pthread_mutex_lock(&s->lock);
-	if (rec_find(s, obj)) {
+	if (rec_find(s, obj) || dropped(s, obj)) {
 		pthread_mutex_unlock(&s->lock);
 		free(copy);
 		return 0;
@@ -639,6 +669,10 @@ void tl_drop(struct tl_store *t, uint64_t obj)
 	r = rec_find(s, obj);
 	if (r)
 		rec_remove(t, s, r);
+	if (obj && !dropped(s, obj)) {
+		s->graves[s->grave_next] = obj;
+		s->grave_next = (s->grave_next + 1) % TL_GRAVES;
+	}
 	shard_tidy(t, s);
 	pthread_mutex_unlock(&s->lock);
 }

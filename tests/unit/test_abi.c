@@ -89,7 +89,7 @@ START_TEST(layout_lp64)
 	      F(eshare_image_opts, devices, 16, 8),
 	      F(eshare_image_opts, ndevices, 24, 4),
 	      F(eshare_image_opts, reserved, 28, 4));
-	CHECK(eshare_stats, 136,
+	CHECK(eshare_stats, 168,
 	      F(eshare_stats, size, 0, 4),
 	      F(eshare_stats, reserved, 4, 4),
 	      F(eshare_stats, logical_bytes, 8, 8),
@@ -107,7 +107,11 @@ START_TEST(layout_lp64)
 	      F(eshare_stats, decompressed_bytes, 104, 8),
 	      F(eshare_stats, hashed_bytes, 112, 8),
 	      F(eshare_stats, verify_failures, 120, 8),
-	      F(eshare_stats, images, 128, 8));
+	      F(eshare_stats, images, 128, 8),
+	      F(eshare_stats, cached_tails, 136, 8),
+	      F(eshare_stats, cached_tail_bytes, 144, 8),
+	      F(eshare_stats, cached_tail_pages, 152, 8),
+	      F(eshare_stats, tail_unpaged_bytes, 160, 8));
 	CHECK(eshare_stat, 80,
 	      F(eshare_stat, size, 0, 4),
 	      F(eshare_stat, mode, 4, 4),

@@ -11,13 +11,19 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <erofs_share/erofs_share.h>
+
 #include "cache/pagecache.h"
 #include "cache/tails.h"
+#include "helpers/fixture_copies.h"
+#include "helpers/fixtures.h"
+#include "helpers/manifest.h"
 
 #define PAGE PC_PAGE_SIZE
 
@@ -373,6 +379,486 @@ START_TEST(test_tails_threads)
 }
 END_TEST
 
+
+/* ---- in a domain: files' tails against the kernel's manifests ---- */
+
+static int log_proof;
+
+static void count_log(void *user, int level, const char *msg)
+{
+	(void)user;
+	(void)level;
+	if (strstr(msg, "other bytes than were proven"))
+		__atomic_fetch_add(&log_proof, 1, __ATOMIC_RELAXED);
+}
+
+static eshare_domain *domain(unsigned policy, uint64_t budget)
+{
+	struct eshare_domain_opts o = ESHARE_DOMAIN_OPTS_INIT;
+	eshare_domain *d;
+
+	o.policy = policy;
+	o.cache_bytes = budget;
+	o.log = count_log;
+	ck_assert_int_eq(eshare_domain_create(&d, &o), 0);
+	return d;
+}
+
+static eshare_image *attach(eshare_domain *d, const struct fixture_info *f)
+{
+	struct eshare_image_opts o = ESHARE_IMAGE_OPTS_INIT;
+	eshare_backend *devs[FX_MAX_DEVICES];
+	eshare_image *img;
+	char path[4096];
+	int rc;
+
+	for (unsigned k = 0; k < f->ndevices; k++) {
+		fx_device_path(path, sizeof(path), f, k);
+		ck_assert_int_eq(eshare_backend_open_file(&devs[k], path), 0);
+	}
+	o.devices = devs;
+	o.ndevices = f->ndevices;
+	fx_image_path(path, sizeof(path), f);
+	rc = eshare_image_open_path(&img, d, path, &o);
+	ck_assert_msg(rc == 0, "attach %s: %s", f->name, eshare_strerror(rc));
+	return img;
+}
+
+static struct eshare_stats dstats(eshare_domain *d)
+{
+	struct eshare_stats s = ESHARE_STATS_INIT;
+
+	ck_assert_int_eq(eshare_domain_stats(d, &s), 0);
+	return s;
+}
+
+/* Distinct contents seen, by (sha256, size): the limit of sharing. */
+struct contents {
+	struct content {
+		uint8_t sha[32];
+		uint64_t size;
+	} *v;
+	size_t n, cap;
+	uint64_t bytes; /* sum of their sizes */
+};
+
+static void contents_add(struct contents *c, const uint8_t sha[32], uint64_t size)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].size == size && !memcmp(c->v[i].sha, sha, 32))
+			return;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 256;
+		c->v = realloc(c->v, c->cap * sizeof(*c->v));
+		ck_assert_ptr_nonnull(c->v);
+	}
+	memcpy(c->v[c->n].sha, sha, 32);
+	c->v[c->n++].size = size;
+	c->bytes += size;
+}
+
+/*
+ * Read every regular file of @m through @img whole, in reads of odd sizes
+ * that end inside the tail as often as not, and check each against the
+ * manifest's sha256; record the contents' sha256 of the bytes read.
+ */
+static void read_all(eshare_image *img, const struct manifest *m, struct contents *seen)
+{
+	static uint8_t buf[8 << 20];
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct manifest_entry *e = &m->e[i];
+		eshare_inode *ino;
+		uint8_t md[32];
+		ssize_t n;
+
+		if (strcmp(e->type, "reg") || !e->size)
+			continue;
+		ck_assert_uint_le(e->size, sizeof(buf));
+		ck_assert_int_eq(eshare_lookup(&ino, img, e->path), 0);
+		for (uint64_t off = 0; off < e->size; off += (uint64_t)n) {
+			n = eshare_pread(ino, buf + off, 5000 + (size_t)(off % 7), off);
+			ck_assert_msg(n > 0, "%s at %llu: %zd", e->path, (unsigned long long)off, n);
+		}
+		ck_assert_int_eq(eshare_pread(ino, buf, 1, e->size), 0);
+		eshare_inode_put(ino);
+		SHA256(buf, e->size, md);
+		ck_assert_msg(!memcmp(md, e->sha256, 32), "%s: other bytes than the kernel's", e->path);
+		if (seen)
+			contents_add(seen, md, e->size);
+	}
+}
+
+/* Bytes of file data the cache holds: whole pages, plus tails' own bytes. */
+static uint64_t held_bytes(const struct eshare_stats *s)
+{
+	return (s->cached_data_pages - s->cached_tail_pages) * PAGE + s->cached_tail_bytes;
+}
+
+/* Memory holding it: every data page (packed ones too), and tails not yet paged. */
+static uint64_t used_bytes(const struct eshare_stats *s)
+{
+	return s->cached_data_bytes + s->tail_unpaged_bytes;
+}
+
+/*
+ * Every fixture, read whole twice under COMPUTE: the second pass is served
+ * from the cache (no miss, no backend read), every byte is the kernel's,
+ * and the cache holds exactly the distinct contents' bytes, each tail
+ * packed instead of taking a page.
+ */
+START_TEST(test_tails_fixtures)
+{
+	const struct fixture_info *f = &fixture_registry[_i];
+	struct contents seen = { 0 };
+	struct eshare_stats s1, s2;
+	struct manifest m;
+	eshare_domain *d = domain(ESHARE_SHARE_COMPUTE, 0);
+	eshare_image *img = attach(d, f);
+
+	ck_assert_int_eq(manifest_load(&m, f->name), 0);
+	read_all(img, &m, &seen);
+	s1 = dstats(d);
+	read_all(img, &m, NULL);
+	s2 = dstats(d);
+	fprintf(stderr,
+		"%s: unique %llu, held %llu, memory %llu (%llu tails, %llu bytes in %llu pages)\n",
+		f->name, (unsigned long long)seen.bytes, (unsigned long long)held_bytes(&s2),
+		(unsigned long long)used_bytes(&s2), (unsigned long long)s2.cached_tails,
+		(unsigned long long)s2.cached_tail_bytes, (unsigned long long)s2.cached_tail_pages);
+	ck_assert_uint_eq(s2.misses, s1.misses);
+	ck_assert_uint_eq(s2.backend_bytes_read, s1.backend_bytes_read);
+	ck_assert_uint_eq(s2.decompressed_bytes, s1.decompressed_bytes);
+	ck_assert_uint_gt(s2.hits, s1.hits);
+	ck_assert_uint_eq(held_bytes(&s2), seen.bytes);
+	ck_assert_uint_ge(used_bytes(&s2), seen.bytes);
+	/* dead bytes of dropped private tails: under a 32nd of a packed page */
+	ck_assert_uint_le(used_bytes(&s2), seen.bytes + s2.cached_tail_pages * PAGE / 32 + PAGE);
+	manifest_free(&m);
+	free(seen.v);
+	eshare_image_detach(img);
+	s2 = dstats(d);
+	ck_assert_uint_eq(s2.cached_data_pages, 0);
+	ck_assert_uint_eq(s2.cached_tails, 0);
+	ck_assert_uint_eq(s2.tail_unpaged_bytes, 0);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+}
+END_TEST
+
+/*
+ * Two images with contents in common: under each sharing policy the cache
+ * holds the distinct contents' bytes, within 1% in memory.
+ */
+static const unsigned ab_policies[] = { ESHARE_SHARE_TRUST, ESHARE_SHARE_VERIFY,
+					ESHARE_SHARE_COMPUTE };
+
+START_TEST(test_tails_shared_ab)
+{
+	unsigned policy = ab_policies[_i];
+	struct contents seen = { 0 };
+	struct manifest ma, mb;
+	struct eshare_stats s1, s2;
+	eshare_domain *d = domain(policy, 0);
+	eshare_image *ia = attach(d, fx_get("shared-a")), *ib = attach(d, fx_get("shared-b"));
+
+	ck_assert_int_eq(manifest_load(&ma, "shared-a"), 0);
+	ck_assert_int_eq(manifest_load(&mb, "shared-b"), 0);
+	read_all(ia, &ma, &seen);
+	read_all(ib, &mb, &seen);
+	s1 = dstats(d);
+	read_all(ia, &ma, NULL);
+	read_all(ib, &mb, NULL);
+	s2 = dstats(d);
+	fprintf(stderr, "shared-a+b policy %u: unique %llu, held %llu, memory %llu, %llu tails\n",
+		policy, (unsigned long long)seen.bytes, (unsigned long long)held_bytes(&s2),
+		(unsigned long long)used_bytes(&s2), (unsigned long long)s2.cached_tails);
+	ck_assert_uint_gt(s2.shared_objects, 50);
+	ck_assert_uint_eq(s2.misses, s1.misses);
+	ck_assert_uint_eq(held_bytes(&s2), seen.bytes);
+	ck_assert_uint_ge(used_bytes(&s2), seen.bytes);
+	ck_assert_uint_le(used_bytes(&s2), seen.bytes + seen.bytes / 100);
+	ck_assert_uint_eq(s2.verify_failures, 0);
+	manifest_free(&ma);
+	manifest_free(&mb);
+	free(seen.v);
+	eshare_image_detach(ia);
+	eshare_image_detach(ib);
+	s2 = dstats(d);
+	ck_assert_uint_eq(s2.cached_data_pages, 0);
+	ck_assert_uint_eq(s2.cached_tails, 0);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+}
+END_TEST
+
+/*
+ * A budget of 64 KiB: packed tails are evicted with the pages, stay inside
+ * the budget, and every byte read is still the kernel's.
+ */
+START_TEST(test_tails_small_budget)
+{
+	struct manifest ma, mb;
+	struct eshare_stats s;
+	eshare_domain *d = domain(ESHARE_SHARE_VERIFY, 64 << 10);
+	eshare_image *ia = attach(d, fx_get("shared-a")), *ib = attach(d, fx_get("shared-b"));
+
+	ck_assert_int_eq(manifest_load(&ma, "shared-a"), 0);
+	ck_assert_int_eq(manifest_load(&mb, "shared-b"), 0);
+	for (int round = 0; round < 2; round++) {
+		read_all(ia, &ma, NULL);
+		read_all(ib, &mb, NULL);
+	}
+	s = dstats(d);
+	ck_assert_uint_gt(s.evictions, 100);
+	ck_assert_uint_le(s.cached_data_bytes + s.cached_meta_bytes, 64 << 10);
+	ck_assert_uint_le(s.cached_tail_pages, s.cached_data_pages);
+	/* outside the budget: one open page and two prefixes at most */
+	ck_assert_uint_le(s.tail_unpaged_bytes, 3 * PAGE);
+	manifest_free(&ma);
+	manifest_free(&mb);
+	eshare_image_detach(ia);
+	eshare_image_detach(ib);
+	s = dstats(d);
+	ck_assert_uint_eq(s.cached_data_pages + s.cached_meta_pages, 0);
+	ck_assert_uint_eq(s.cached_tails, 0);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+}
+END_TEST
+
+/*
+ * Four threads read the tails (and small files whole) of two images that
+ * share contents, in different orders, under a budget that keeps evicting:
+ * every byte is the one a domain sharing nothing read and the manifest
+ * proved.
+ */
+struct tfile {
+	const char *path;
+	uint64_t size;
+	uint8_t *bytes;
+	eshare_image *img;
+};
+
+struct treader {
+	struct tfile *files;
+	size_t nfiles;
+	unsigned id;
+	unsigned wrong, reads;
+};
+
+static void *treader_run(void *arg)
+{
+	struct treader *r = arg;
+	uint8_t buf[2 * PAGE];
+
+	for (unsigned round = 0; round < 6; round++) {
+		for (size_t k = 0; k < r->nfiles; k++) {
+			size_t i = (k * (2 * r->id + 1) + r->id * 7) % r->nfiles;
+			struct tfile *f = &r->files[i];
+			uint64_t tail = f->size % PAGE ? f->size % PAGE : PAGE;
+			uint64_t off = f->size - tail - (f->size > tail && (k & 1) ? 100 : 0);
+			eshare_inode *ino;
+			ssize_t n;
+
+			if (eshare_lookup(&ino, f->img, f->path)) {
+				r->wrong++;
+				continue;
+			}
+			n = eshare_pread(ino, buf, sizeof(buf), off);
+			eshare_inode_put(ino);
+			r->reads++;
+			if (n != (ssize_t)(f->size - off) || memcmp(buf, f->bytes + off, (size_t)n))
+				r->wrong++;
+		}
+	}
+	return NULL;
+}
+
+/* Every regular file of fixture @name, bytes read through a domain sharing nothing. */
+static size_t load_files(struct tfile *out, size_t cap, const char *name, struct manifest *m)
+{
+	eshare_domain *d = domain(ESHARE_SHARE_OFF, 0);
+	eshare_image *img = attach(d, fx_get(name));
+	size_t n = 0;
+
+	ck_assert_int_eq(manifest_load(m, name), 0);
+	for (size_t i = 0; i < m->n && n < cap; i++) {
+		const struct manifest_entry *e = &m->e[i];
+		eshare_inode *ino;
+		uint8_t md[32];
+
+		if (strcmp(e->type, "reg") || !e->size || e->size > (1 << 20))
+			continue;
+		out[n].path = e->path;
+		out[n].size = e->size;
+		out[n].bytes = malloc(e->size);
+		ck_assert_ptr_nonnull(out[n].bytes);
+		ck_assert_int_eq(eshare_lookup(&ino, img, e->path), 0);
+		ck_assert_int_eq(eshare_pread(ino, out[n].bytes, e->size, 0), (ssize_t)e->size);
+		eshare_inode_put(ino);
+		SHA256(out[n].bytes, e->size, md);
+		ck_assert(!memcmp(md, e->sha256, 32));
+		n++;
+	}
+	eshare_image_detach(img);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+	return n;
+}
+
+START_TEST(test_tails_threads_domain)
+{
+	static struct tfile files[8192];
+	struct manifest ma, mb;
+	struct treader r[NTHREADS];
+	pthread_t th[NTHREADS];
+	eshare_domain *d;
+	eshare_image *ia, *ib;
+	size_t na, nb;
+	struct eshare_stats s;
+
+	na = load_files(files, 4096, "shared-a", &ma);
+	nb = load_files(files + na, 4096, "shared-b", &mb);
+	d = domain(ESHARE_SHARE_VERIFY, 256 << 10);
+	ia = attach(d, fx_get("shared-a"));
+	ib = attach(d, fx_get("shared-b"));
+	for (size_t i = 0; i < na + nb; i++)
+		files[i].img = i < na ? ia : ib;
+	for (unsigned i = 0; i < NTHREADS; i++) {
+		r[i] = (struct treader){ .files = files, .nfiles = na + nb, .id = i };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, treader_run, &r[i]), 0);
+	}
+	for (unsigned i = 0; i < NTHREADS; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_uint_eq(r[i].wrong, 0);
+		ck_assert_uint_gt(r[i].reads, 0);
+	}
+	s = dstats(d);
+	ck_assert_uint_gt(s.cached_tails, 0);
+	ck_assert_uint_gt(s.evictions, 0);
+	ck_assert_uint_eq(s.verify_failures, 0);
+	eshare_image_detach(ia);
+	eshare_image_detach(ib);
+	s = dstats(d);
+	ck_assert_uint_eq(s.cached_tails, 0);
+	ck_assert_uint_eq(s.cached_data_pages, 0);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+	for (size_t i = 0; i < na + nb; i++)
+		free(files[i].bytes);
+	manifest_free(&ma);
+	manifest_free(&mb);
+}
+END_TEST
+
+/*
+ * A shared file's tail is proven like any page: the attacker's image is
+ * honest while the file is hashed, then its tail bytes change in memory.
+ * Its refill of the evicted tail is its own alone; the victim reads the
+ * proven bytes, and the attacker leaves the shared object.
+ */
+START_TEST(test_tails_proof)
+{
+	const struct fixture_info *f = fx_get("digest-plain");
+	struct tfile files[4096];
+	struct manifest m;
+	size_t n = load_files(files, 4096, "digest-plain", &m), victim_file = n;
+	uint8_t *copy, buf[PAGE], *at = NULL;
+	size_t len;
+	char path[4096];
+	eshare_domain *d;
+	eshare_image *victim, *attacker;
+	eshare_backend *be;
+	struct eshare_image_opts o = ESHARE_IMAGE_OPTS_INIT;
+	struct eshare_stats s;
+
+	fx_image_path(path, sizeof(path), f);
+	copy = fc_slurp(path, &len);
+	ck_assert_ptr_nonnull(copy);
+	/* a file over a page whose tail (64 bytes or more) is found once in the image */
+	for (size_t i = 0; i < n && victim_file == n; i++) {
+		uint64_t tl = files[i].size % PAGE;
+		const uint8_t *t = files[i].bytes + files[i].size - tl;
+		uint8_t *hit;
+
+		if (files[i].size < PAGE || tl < 64)
+			continue;
+		hit = memmem(copy, len, t, tl);
+		if (hit && !memmem(hit + 1, len - (size_t)(hit + 1 - copy), t, tl)) {
+			victim_file = i;
+			at = hit;
+		}
+	}
+	ck_assert_uint_lt(victim_file, n);
+	__atomic_store_n(&log_proof, 0, __ATOMIC_RELAXED);
+	d = domain(ESHARE_SHARE_VERIFY, 64 << 10);
+	victim = attach(d, f);
+	ck_assert_int_eq(eshare_backend_memory(&be, copy, len, NULL, NULL), 0);
+	o.name = "attacker";
+	ck_assert_int_eq(eshare_image_attach(&attacker, d, be, &o), 0);
+	{
+		struct tfile *t = &files[victim_file];
+		uint64_t toff = t->size - t->size % PAGE;
+		eshare_inode *vi, *ai;
+		struct eshare_file_identity a = ESHARE_FILE_IDENTITY_INIT, b = a;
+		static uint8_t whole[1 << 20];
+
+		ck_assert_int_eq(eshare_lookup(&vi, victim, t->path), 0);
+		ck_assert_int_eq(eshare_lookup(&ai, attacker, t->path), 0);
+		ck_assert_int_eq(eshare_pread(vi, whole, t->size, 0), (ssize_t)t->size);
+		ck_assert_int_eq(eshare_pread(ai, whole, t->size, 0), (ssize_t)t->size);
+		ck_assert(!memcmp(whole, t->bytes, t->size));
+		ck_assert_int_eq(eshare_file_identity(vi, 0, &a), 0);
+		ck_assert_int_eq(eshare_file_identity(ai, 0, &b), 0);
+		ck_assert(a.flags & ESHARE_IDENTITY_SHARED);
+		ck_assert_uint_eq(a.object, b.object);
+		/* change the attacker's tail, then push the cached one out */
+		for (size_t k = 0; k < t->size % PAGE; k += 16)
+			at[k] ^= 0x20;
+		for (int round = 0; round < 2; round++) {
+			for (size_t i = 0; i < n; i++) {
+				eshare_inode *x;
+
+				if (i == victim_file)
+					continue;
+				ck_assert_int_eq(eshare_lookup(&x, victim, files[i].path), 0);
+				ck_assert_int_eq(eshare_pread(x, whole, files[i].size, 0),
+						 (ssize_t)files[i].size);
+				eshare_inode_put(x);
+			}
+		}
+		/* the attacker refills the tail first, from its changed image */
+		ck_assert_int_eq(eshare_pread(ai, buf, t->size - toff, toff),
+				 (ssize_t)(t->size - toff));
+		ck_assert_msg(memcmp(buf, t->bytes + toff, t->size - toff),
+			      "the attacker should read its own (changed) tail");
+		for (int round = 0; round < 3; round++) {
+			memset(buf, 0, sizeof(buf));
+			ck_assert_int_eq(eshare_pread(vi, buf, PAGE, toff), (ssize_t)(t->size - toff));
+			ck_assert_msg(!memcmp(buf, t->bytes + toff, t->size - toff),
+				      "the victim read other tail bytes");
+			ck_assert_int_eq(eshare_pread(ai, buf, PAGE, toff), (ssize_t)(t->size - toff));
+		}
+		ck_assert_int_eq(eshare_pread(vi, whole, t->size, 0), (ssize_t)t->size);
+		ck_assert(!memcmp(whole, t->bytes, t->size));
+		s = dstats(d);
+		ck_assert_uint_eq(s.verify_failures, 1);
+		ck_assert_int_eq(__atomic_load_n(&log_proof, __ATOMIC_RELAXED), 1);
+		a = (struct eshare_file_identity)ESHARE_FILE_IDENTITY_INIT;
+		b = a;
+		ck_assert_int_eq(eshare_file_identity(vi, 0, &a), 0);
+		ck_assert_int_eq(eshare_file_identity(ai, 0, &b), 0);
+		ck_assert(a.flags & ESHARE_IDENTITY_SHARED);
+		ck_assert(!(b.flags & ESHARE_IDENTITY_SHARED));
+		eshare_inode_put(vi);
+		eshare_inode_put(ai);
+	}
+	eshare_image_detach(attacker);
+	eshare_image_detach(victim);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+	for (size_t i = 0; i < n; i++)
+		free(files[i].bytes);
+	manifest_free(&m);
+	free(copy);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tails");
@@ -386,6 +872,15 @@ int main(void)
 	tcase_add_test(tc, test_tails_drop_reclaims);
 	tcase_add_test(tc, test_tails_evict_budget);
 	tcase_add_test(tc, test_tails_threads);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("domain");
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, test_tails_fixtures, 0, (int)fixture_count);
+	tcase_add_loop_test(tc, test_tails_shared_ab, 0,
+			    sizeof(ab_policies) / sizeof(ab_policies[0]));
+	tcase_add_test(tc, test_tails_small_budget);
+	tcase_add_test(tc, test_tails_threads_domain);
+	tcase_add_test(tc, test_tails_proof);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
