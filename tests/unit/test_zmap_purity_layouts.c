@@ -200,8 +200,9 @@ START_TEST(test_full_lookahead_skips_head)
 	struct ef_inode ino;
 	uint64_t idx;
 	unsigned n, k, L;
+	uint8_t *data;
+	size_t len;
 	FILE *f;
-	long len;
 
 	if (run_cmd("command -v mkfs.erofs >/dev/null 2>&1") != 0) {
 		printf("SKIP full indexes: mkfs.erofs is not installed\n");
@@ -225,16 +226,10 @@ START_TEST(test_full_lookahead_skips_head)
 		ck_abort_msg("mkfs.erofs -Elegacy-compress failed: %s", cmd);
 	}
 	snprintf(cmd, sizeof(cmd), "%s/img", tmpfs_dir);
-	f = fopen(cmd, "rb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	len = ftell(f);
-	rewind(f);
-	memfs_adopt(&im, malloc((size_t)len), (size_t)len);
-	ck_assert_ptr_nonnull(im.data[0]);
-	ck_assert_uint_eq(fread(im.data[0], 1, im.len[0], f), im.len[0]);
-	fclose(f);
+	data = test_load_file(cmd, &len);
 	tmpfs_down();
+	ck_assert_ptr_nonnull(data);
+	memfs_adopt(&im, data, len);
 
 	fs = memfs_fs(&im);
 	ck_assert_int_eq(memfs_resolve(fs, "/text", &ino), 0);
