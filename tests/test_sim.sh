@@ -46,6 +46,7 @@ pages = lambda n: (n + P - 1) // P * P
 # one image are one inode).
 contents = {}
 inode_pages = 0
+inode_bytes = 0
 logical = 0
 for m in manifests:
     seen = set()
@@ -61,6 +62,7 @@ for m in manifests:
         if key not in seen:
             seen.add(key)
             inode_pages += pages(size)
+            inode_bytes += size
         if size:
             contents[(sha, size)] = size
 ub = sum(contents.values())
@@ -84,12 +86,16 @@ for k in ("policy", "budget", "peak_cache_bytes", "final_cache_bytes", "hit_rati
         if k not in x:
             fail(f"run without {k}")
 off, on = runs["off"], runs["compute"]
-# Measured: without sharing every inode caches its pages; with it, each
-# distinct content once.
-if off["final_cache_bytes"] != inode_pages:
-    fail(f"off caches {off['final_cache_bytes']}, every inode's pages are {inode_pages}")
-if on["final_cache_bytes"] != upb:
-    fail(f"compute caches {on['final_cache_bytes']}, distinct contents are {upb}")
+# Measured: without sharing every inode caches its bytes; with it, each
+# distinct content once.  Tails are packed, not a page each: the cache holds
+# the bytes, give or take tails not yet in a full page (16 shards' open
+# pages) and the dead bytes of dropped ones (1%).
+def near(got, want):
+    return want - 16 * P <= got <= want + want // 100
+if not near(off["final_cache_bytes"], inode_bytes):
+    fail(f"off caches {off['final_cache_bytes']}, every inode's bytes are {inode_bytes}")
+if not near(on["final_cache_bytes"], ub):
+    fail(f"compute caches {on['final_cache_bytes']}, distinct contents are {ub}")
 for x in (off, on):
     if x["budget"] is not None or x["host"] != 0:
         fail("one host, unlimited budget expected")
@@ -102,7 +108,8 @@ if off["hashed_bytes"] != 0 or on["hashed_bytes"] == 0:
 # The library's own statistics, through the CLI's domain command.
 for pol, x in (("compute", on), ("off", off)):
     c = json.load(open(f"{t}/cli-{pol}.json"))
-    if c["cached_data_bytes"] != x["final_cache_bytes"]:
+    # tails are packed in the order files are read: a few pages either way
+    if abs(c["cached_data_bytes"] - x["final_cache_bytes"]) > 16 * P + x["final_cache_bytes"] // 100:
         fail(f"{pol}: sim {x['final_cache_bytes']}, erofs-share domain {c['cached_data_bytes']}")
     if c["unique_bytes"] != ub or c["unique_page_bytes"] != upb:
         fail(f"{pol}: erofs-share domain limits differ")
@@ -115,7 +122,7 @@ for row in rows[1:]:
     d = dict(zip(hdr, row))
     if int(d["final_cache_bytes"]) != runs[d["policy"]]["final_cache_bytes"]:
         fail("csv and json differ")
-print(f"ok: limits {ub}/{upb}, off {inode_pages}, compute {upb}")
+print(f"ok: limits {ub}/{upb}, off {off['final_cache_bytes']}, compute {on['final_cache_bytes']}")
 PY
 
 # 1b. What Linux 7.0 would cache: digest-plain carries fingerprints (files of
@@ -227,8 +234,9 @@ python3 - "$t/md.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 on = [x for x in r["runs"] if x["policy"] == "compute"][0]
-if on["final_cache_bytes"] != r["unique_page_bytes"]:
-    sys.exit(f"FAIL: multidev + chunk-4k: {on['final_cache_bytes']} != {r['unique_page_bytes']}")
+ub, got = r["unique_bytes"], on["final_cache_bytes"]
+if not ub - 16 * 4096 <= got <= ub + ub // 100:  # tails packed: about the bytes
+    sys.exit(f"FAIL: multidev + chunk-4k: {got}, distinct contents are {ub}")
 PY
 
 # 5. startup with a trace reads exactly the listed files (sizes from the manifest).
