@@ -140,9 +140,9 @@ int eshare_backend_read(eshare_backend *be, void *buf, size_t len, uint64_t off)
 int eshare_backend_readv(eshare_backend *be, const struct eshare_iovec *iov, int iovcnt,
 			 uint64_t off)
 {
-	struct eshare_iovec rest[ESHARE_BACKEND_IOV_MAX];
+	struct eshare_iovec small[16], *rest = small;
 	size_t total = 0;
-	int first = 0;
+	int first = 0, rc = 0;
 
 	if (!be || !iov || iovcnt < 1 || iovcnt > ESHARE_BACKEND_IOV_MAX)
 		return -EINVAL;
@@ -155,15 +155,21 @@ int eshare_backend_readv(eshare_backend *be, const struct eshare_iovec *iov, int
 	}
 	if (!be->ops.preadv) {
 		for (int i = 0; i < iovcnt; i++) {
-			int rc = eshare_backend_read(be, iov[i].base, iov[i].len, off);
+			int err = eshare_backend_read(be, iov[i].base, iov[i].len, off);
 
-			if (rc)
-				return rc;
+			if (err)
+				return err;
 			off += iov[i].len;
 		}
 		return 0;
 	}
-	/* Our own copy, advanced past what each short read filled. */
+	/* Our own copy, advanced past what each short read filled; on the
+	 * stack unless it is long. */
+	if (iovcnt > (int)(sizeof(small) / sizeof(small[0]))) {
+		rest = malloc((size_t)iovcnt * sizeof(*rest));
+		if (!rest)
+			return -ENOMEM;
+	}
 	memcpy(rest, iov, (size_t)iovcnt * sizeof(*iov));
 	while (total) {
 		ssize_t n;
@@ -172,10 +178,10 @@ int eshare_backend_readv(eshare_backend *be, const struct eshare_iovec *iov, int
 		while (!rest[first].len)
 			first++;
 		n = call_preadv(be, rest + first, iovcnt - first, off);
-		if (n < 0)
-			return n == -EINTR ? -EIO : (int)n;
-		if (n == 0 || (size_t)n > total)
-			return -EIO;
+		if (n <= 0 || (size_t)n > total) {
+			rc = n == 0 || n == -EINTR || n > 0 ? -EIO : (int)n;
+			break;
+		}
 		total -= (size_t)n;
 		off += (uint64_t)n;
 		for (done = (size_t)n; done;) {
@@ -188,7 +194,9 @@ int eshare_backend_readv(eshare_backend *be, const struct eshare_iovec *iov, int
 				first++;
 		}
 	}
-	return 0;
+	if (rest != small)
+		free(rest);
+	return rc;
 }
 
 void eshare_backend_close(eshare_backend *be)

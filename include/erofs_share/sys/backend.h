@@ -158,7 +158,7 @@ ESHARE_API uint32_t eshare_backend_io_size(const eshare_backend *be);
  * from @p off on, through ops->preadv when the backend has it, else
  * buffer by buffer through ops->pread (short reads retried in both cases).
  * @return 0; -EINVAL for bad arguments; -EIO if the source ends before the
- *         last buffer is full; else the backend's error.
+ *         last buffer is full; -ENOMEM; else the backend's error.
  */
 ESHARE_API int eshare_backend_readv(eshare_backend *be, const struct eshare_iovec *iov,
 				    int iovcnt, uint64_t off);
