@@ -362,7 +362,8 @@ END_TEST
 START_TEST(test_detach_while_shared)
 {
 	eshare_domain *d = dom_new(ESHARE_SHARE_TRUST, 0);
-	eshare_image *ia = dom_attach_path(d, "digest-plain"), *ib = dom_attach_path(d, "digest-lz4");
+	eshare_image *ia = dom_attach_path(d, "digest-plain");
+	eshare_image *ib = dom_attach_path(d, "digest-lz4");
 	static uint8_t buf[1 << 17];
 	eshare_inode *fb;
 	struct eshare_stats s;

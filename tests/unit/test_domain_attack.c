@@ -129,7 +129,8 @@ static void victim_reads_truth(eshare_image *victim)
 
 	for (int k = (int)BIG_PAGES - 1; k >= 0; k--) {
 		ck_assert_int_eq(dom_read(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
-		ck_assert_msg(!memcmp(page, dom_truth + (size_t)k * PAGE, PAGE), "victim page %d", k);
+		ck_assert_msg(!memcmp(page, dom_truth + (size_t)k * PAGE, PAGE), "victim page %d",
+			      k);
 	}
 }
 

@@ -71,10 +71,12 @@ static void rewrite_in_memory(unsigned policy)
 	/* the victim reads the proven bytes, in any order, again and again */
 	for (int round = 0; round < 3; round++) {
 		for (int k = (int)(BIG_SIZE / PAGE) - 1; k >= 0; k--) {
-			ck_assert_int_eq(dom_read(victim, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
+			ck_assert_int_eq(dom_read(victim, BIG, page, PAGE, (uint64_t)k * PAGE),
+					 PAGE);
 			ck_assert_msg(!memcmp(page, dom_truth + (size_t)k * PAGE, PAGE),
 				      "victim read other bytes at page %d (policy %u)", k, policy);
-			ck_assert_int_eq(dom_read(attacker, BIG, page, PAGE, (uint64_t)k * PAGE), PAGE);
+			ck_assert_int_eq(dom_read(attacker, BIG, page, PAGE, (uint64_t)k * PAGE),
+					 PAGE);
 		}
 		dom_evict(victim);
 	}

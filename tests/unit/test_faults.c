@@ -103,9 +103,10 @@ static void list_fixtures(void)
 		if (only && strcmp(only, name))
 			continue;
 		if (!only && scale == TEST_SCALE_THREADS) {
+			const size_t nsample = sizeof(threads_sample) / sizeof(threads_sample[0]);
 			bool in = false;
 
-			for (size_t k = 0; k < sizeof(threads_sample) / sizeof(threads_sample[0]); k++)
+			for (size_t k = 0; k < nsample; k++)
 				in |= !strcmp(threads_sample[k], name);
 			if (!in)
 				continue;
@@ -395,7 +396,7 @@ static void *reader_main(void *arg)
 
 /* THREADS readers at once over one image, each starting at another file. */
 static void fr_read_concurrently(eshare_image *img, const struct record *r, bool faulted,
-			      const char *what, uint64_t *eio)
+				 const char *what, uint64_t *eio)
 {
 	struct reader rd[THREADS];
 
@@ -662,7 +663,8 @@ int main(void)
 	only = getenv("ESHARE_FAULTS_ONLY");
 	if (only ? !nfixtures :
 		   nfixtures < (scale == TEST_SCALE_THREADS ?
-				sizeof(threads_sample) / sizeof(threads_sample[0]) : fixture_count)) {
+				sizeof(threads_sample) / sizeof(threads_sample[0]) :
+				fixture_count)) {
 		fprintf(stderr, "fixtures missing in %s (%u found)\n", ESHARE_FIXTURES, nfixtures);
 		return 1;
 	}

@@ -33,6 +33,7 @@
 
 #include "format/format.h"
 #include "format/ondisk.h"
+#include "helpers/fixtures.h"
 
 #define SB(field) (EROFS_SUPER_OFFSET + offsetof(struct erofs_super_block, field))
 
@@ -597,23 +598,15 @@ static Suite *walks_suite(void)
 int main(void)
 {
 	char path[4096];
-	struct stat st;
 	SRunner *sr;
-	int fd, failed;
+	int failed;
 
-	snprintf(path, sizeof(path), "%s/plain-4k.erofs", ESHARE_FIXTURES);
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || fstat(fd, &st) || st.st_size <= 0) {
-		fprintf(stderr, "%s missing\n", path);
-		return 1;
-	}
-	fixture_len = (size_t)st.st_size;
-	fixture = malloc(fixture_len);
-	if (!fixture || pread(fd, fixture, fixture_len, 0) != (ssize_t)fixture_len) {
+	fx_path(path, sizeof(path), "plain-4k.erofs");
+	fixture = test_load_file(path, &fixture_len);
+	if (!fixture || !fixture_len) {
 		fprintf(stderr, "cannot read %s\n", path);
 		return 1;
 	}
-	close(fd);
 	sr = srunner_create(walks_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -351,7 +351,8 @@ static Suite *purity_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 300);
-	tcase_add_loop_test(tc, test_fixture_intervals, 0, (int)fx_select(NULL, 0, FX_COMPRESSED, 0));
+	tcase_add_loop_test(tc, test_fixture_intervals, 0,
+			    (int)fx_select(NULL, 0, FX_COMPRESSED, 0));
 	tcase_add_test(tc, test_compact_lookahead_skips_head);
 	tcase_add_test(tc, test_compact_lookback);
 	tcase_add_test(tc, test_fragment_tail_head);

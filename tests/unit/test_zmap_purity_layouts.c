@@ -293,8 +293,8 @@ static void make_lz4_plain_sb(struct memfs *im)
 
 	sb = im->data[0] + EROFS_SUPER_OFFSET;
 	put_le32(sb + offsetof(struct erofs_super_block, feature_incompat),
-	      ef_le32(sb + offsetof(struct erofs_super_block, feature_incompat)) &
-		      ~EROFS_INCOMPAT_LZ4_0PADDING);
+		 ef_le32(sb + offsetof(struct erofs_super_block, feature_incompat)) &
+			 ~EROFS_INCOMPAT_LZ4_0PADDING);
 	put_le16(sb + offsetof(struct erofs_super_block, u1), 0);
 	put_le32(sb + offsetof(struct erofs_super_block, blocks_lo), (uint32_t)(im->len[0] / blksz));
 	sb_fix_checksum(im->data[0], im->len[0]);

@@ -259,16 +259,16 @@ static int check_dent(void *user, const char *name, size_t namelen, uint64_t ino
 	(void)next;
 	if (c->at >= c->rd->n) {
 		tally_bad(c->t, "readdir of dir ino %llu: entry %zu past the %zu recorded",
-		    (unsigned long long)c->rd->ino, c->at, c->rd->n);
+			  (unsigned long long)c->rd->ino, c->at, c->rd->n);
 		return 1;
 	}
 	e = &c->rd->v[c->at++];
 	if (namelen != e->len || memcmp(name, e->name, namelen) || ino != e->ino ||
 	    type != e->type) {
 		tally_bad(c->t, "readdir of dir ino %llu: entry %zu is '%.*s' ino %llu type %u, "
-		    "recorded '%.*s' ino %llu type %u", (unsigned long long)c->rd->ino, c->at - 1,
-		    (int)namelen, name, (unsigned long long)ino, type, (int)e->len, e->name,
-		    (unsigned long long)e->ino, e->type);
+			  "recorded '%.*s' ino %llu type %u", (unsigned long long)c->rd->ino,
+			  c->at - 1, (int)namelen, name, (unsigned long long)ino, type, (int)e->len,
+			  e->name, (unsigned long long)e->ino, e->type);
 		return 1;
 	}
 	return 0;
@@ -295,7 +295,7 @@ static void check_dirs(eshare_image *img, const struct record *r, struct tally *
 			tally_failed(t, rc, "readdir", where);
 		else if (rc == 0 && c.at != rd->n)
 			tally_bad(t, "readdir of dir ino %llu ended after %zu of %zu entries",
-			    (unsigned long long)rd->ino, c.at, rd->n);
+				  (unsigned long long)rd->ino, c.at, rd->n);
 		else if (rc == 0)
 			t->ok++;
 		eshare_inode_put(dir);
@@ -324,7 +324,7 @@ static void check_links(eshare_image *img, const struct record *r, struct tally 
 			tally_failed(t, n, "readlink", where);
 		else if ((size_t)n != l->len || memcmp(buf, l->target, l->len))
 			tally_bad(t, "readlink of ino %llu: %zd bytes, not the %zu recorded",
-			    (unsigned long long)l->ino, n, l->len);
+				  (unsigned long long)l->ino, n, l->len);
 		else
 			t->ok++;
 		eshare_inode_put(ino);
@@ -349,7 +349,7 @@ static void check_file(eshare_image *img, const struct rfile *f, uint8_t *buf, b
 				tally_failed(t, rc, "stat", f->path);
 			else if (st.ino != f->ino)
 				tally_bad(t, "lookup %s found ino %llu, not %llu", f->path,
-				    (unsigned long long)st.ino, (unsigned long long)f->ino);
+					  (unsigned long long)st.ino, (unsigned long long)f->ino);
 			eshare_inode_put(ino);
 		}
 	}
@@ -364,7 +364,7 @@ static void check_file(eshare_image *img, const struct rfile *f, uint8_t *buf, b
 		tally_failed(t, rc, "stat", f->path);
 	else if (st.file_size != f->size)
 		tally_bad(t, "stat %s: size %llu, not %llu", f->path, (unsigned long long)st.file_size,
-		    (unsigned long long)f->size);
+			  (unsigned long long)f->size);
 	for (uint64_t off = 0; off < f->size; off += PIECE) {
 		size_t want = f->size - off < PIECE ? (size_t)(f->size - off) : PIECE;
 		ssize_t n = eshare_pread(ino, buf, want, off);
@@ -373,15 +373,15 @@ static void check_file(eshare_image *img, const struct rfile *f, uint8_t *buf, b
 			tally_failed(t, n, "pread", f->path);
 		} else if (n == 0 || (size_t)n > want) {
 			tally_bad(t, "pread %s at %llu: %zd of %zu bytes", f->path,
-			    (unsigned long long)off, n, want);
+				  (unsigned long long)off, n, want);
 		} else if (memcmp(buf, f->data + off, (size_t)n)) {
 			size_t k = 0;
 
 			while (buf[k] == f->data[off + k])
 				k++;
 			tally_bad(t, "pread %s at %llu+%zu: WRONG BYTES from file offset %llu",
-			    f->path, (unsigned long long)off, want,
-			    (unsigned long long)(off + k));
+				  f->path, (unsigned long long)off, want,
+				  (unsigned long long)(off + k));
 		} else {
 			t->ok++;
 		}
@@ -438,7 +438,7 @@ eshare_domain *fr_new_domain(struct tally *t, eshare_share_policy policy)
 /* Open every device of @r through a faulty backend (@cfg: one per device,
  * or NULL for healthy recorders). 0 or the error (nothing left open). */
 int fr_open_devices(const struct record *r, eshare_backend **be, struct faulty **fh,
-			const struct faulty_config *cfg, struct tally *t)
+		    const struct faulty_config *cfg, struct tally *t)
 {
 	for (unsigned i = 0; i < r->ndevs; i++) {
 		int rc = faulty_open_file(&be[i], &fh[i], r->paths[i], cfg ? &cfg[i] : NULL);
@@ -454,7 +454,7 @@ int fr_open_devices(const struct record *r, eshare_backend **be, struct faulty *
 }
 
 int fr_attach(eshare_image **img, eshare_domain *d, const struct record *r,
-		  eshare_backend **be)
+	      eshare_backend **be)
 {
 	struct eshare_image_opts o = ESHARE_IMAGE_OPTS_INIT;
 
