@@ -162,6 +162,11 @@ void pc_object_drop(struct pc_cache *c, uint64_t obj)
 			pc_shard_drop_object(c, &c->shards[i], obj);
 }
 
+bool pc_object_live(struct pc_cache *c, uint64_t obj)
+{
+	return pc_objtab_live(c, obj);
+}
+
 /* ---- reads and writes ---- */
 
 /*

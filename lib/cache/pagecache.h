@@ -23,7 +23,8 @@
  * and reused after eviction, never freed before pc_destroy().  They hold
  * at most the budget, a few spare pages per shard, and (in batches of up
  * to 16 pages) the most pages that were ever outside the budget at once
- * (see pc_create()).
+ * (see pc_create()).  pc_destroy() keeps up to 256 MiB of them for the
+ * next cache of the process, as memory the kernel may reclaim (MADV_FREE).
  */
 #ifndef PC_PAGECACHE_H
 #define PC_PAGECACHE_H
@@ -75,6 +76,12 @@ uint64_t pc_object_new(struct pc_cache *c, unsigned cls);
  * get the filled page, which is not cached.  Unknown ids are ignored.
  */
 void pc_object_drop(struct pc_cache *c, uint64_t obj);
+/*
+ * Whether @obj was made by pc_object_new() and not dropped since (an
+ * object that met no memory for its entry never was live).  Pages put for
+ * an object that is not live are discarded.
+ */
+bool pc_object_live(struct pc_cache *c, uint64_t obj);
 
 /*
  * Fills page @index of the object: write all PC_PAGE_SIZE bytes of it to

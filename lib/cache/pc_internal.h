@@ -250,6 +250,8 @@ unsigned int pc_clamp_bits(unsigned int b, unsigned int max);
 
 /* pc_mem.c: page memory */
 void pc_pool_free(struct pc_pool *pl);
+/* Page memory kept from destroyed caches for the next ones (tests, stats). */
+uint64_t pc_mem_reserve_bytes(void);
 /* A page for key (@obj, @index, @h), one reference held; NULL if out of memory. */
 struct pc_page *pc_page_get(struct pc_cache *c, struct pc_shard *s, uint64_t obj,
 			    uint64_t index, uint64_t h);
@@ -288,6 +290,7 @@ int pc_objtab_init(struct pc_cache *c);
 void pc_objtab_free(struct pc_cache *c);
 int pc_objtab_add(struct pc_cache *c, uint64_t id, unsigned int cls);
 uint64_t pc_objtab_remove(struct pc_cache *c, uint64_t id);
+bool pc_objtab_live(struct pc_cache *c, uint64_t id);
 struct pc_page *pc_flight_find(struct pc_shard *s, uint64_t h, uint64_t obj, uint64_t index);
 int pc_flight_wait(struct pc_cache *c, struct pc_shard *s, struct pc_page *p);
 void pc_flight_start(struct pc_shard *s, struct pc_page *p);

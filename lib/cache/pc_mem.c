@@ -26,6 +26,60 @@
 #define PC_CHUNK_MIN 16u	/* pages in the pool's first chunk */
 #define PC_CHUNK_MAX 512u	/* 2 MiB: one transparent huge page */
 #define PC_HUGE_SIZE ((size_t)PC_CHUNK_MAX * PC_PAGE_SIZE)
+#define PC_RESERVE_MAX 128u	/* huge chunks kept across caches: 256 MiB */
+
+/*
+ * The largest chunks of destroyed caches, kept for the next cache of the
+ * process: a program that makes one domain after another would otherwise
+ * have the kernel zero every page of each anew (a third of the CPU time of
+ * reading a whole image into a new domain went to clear_page).  They are
+ * madvise()d MADV_FREE: the kernel may take them back under memory
+ * pressure, and until it does, reusing them costs no fault.  Their bytes
+ * are stale, never read: a page is written whole before it can be read.
+ */
+static struct {
+	pthread_mutex_t lock;
+	void *maps[PC_RESERVE_MAX];
+	unsigned int n;
+} reserve = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void *reserve_take(void)
+{
+	void *m = NULL;
+
+	pthread_mutex_lock(&reserve.lock);
+	if (reserve.n)
+		m = reserve.maps[--reserve.n];
+	pthread_mutex_unlock(&reserve.lock);
+	return m;
+}
+
+static bool reserve_put(void *map)
+{
+	bool kept = false;
+
+#ifdef MADV_FREE
+	madvise(map, PC_HUGE_SIZE, MADV_FREE);
+#endif
+	PC_POISON(map, PC_HUGE_SIZE);
+	pthread_mutex_lock(&reserve.lock);
+	if (reserve.n < PC_RESERVE_MAX) {
+		reserve.maps[reserve.n++] = map;
+		kept = true;
+	}
+	pthread_mutex_unlock(&reserve.lock);
+	return kept;
+}
+
+uint64_t pc_mem_reserve_bytes(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&reserve.lock);
+	n = reserve.n;
+	pthread_mutex_unlock(&reserve.lock);
+	return n * PC_HUGE_SIZE;
+}
 
 /* ---- the pool of page memory ---- */
 
@@ -138,7 +192,16 @@ static int pool_grow(struct pc_pool *pl, uint32_t want)
 	if (!ch)
 		return -ENOMEM;
 	ch->hdrs = hdrs_alloc(pl, (uint32_t)n, &ch->hdrs_malloced);
-	ch->map = ch->hdrs ? chunk_map((uint32_t)n, &ch->map_len, true) : NULL;
+	ch->map = NULL;
+	if (ch->hdrs && n == PC_CHUNK_MAX && (ch->map = reserve_take()) != NULL) {
+		ch->map_len = PC_HUGE_SIZE;
+#ifdef MADV_POPULATE_WRITE
+		/* pages the kernel took back while kept: fault them in again at once */
+		madvise(ch->map, PC_HUGE_SIZE, MADV_POPULATE_WRITE);
+#endif
+	} else if (ch->hdrs) {
+		ch->map = chunk_map((uint32_t)n, &ch->map_len, true);
+	}
 	if (!ch->map) {
 		/* headers carved from a slab stay there, for the next chunk */
 		if (ch->hdrs_malloced) {
@@ -215,7 +278,8 @@ void pc_pool_free(struct pc_pool *pl)
 
 	for (ch = pl->chunks; ch; ch = next) {
 		next = ch->next;
-		chunk_unmap(ch->map, ch->map_len);
+		if (ch->map_len != PC_HUGE_SIZE || !reserve_put(ch->map))
+			chunk_unmap(ch->map, ch->map_len);
 		if (ch->hdrs_malloced)
 			free(ch->hdrs);
 		free(ch);

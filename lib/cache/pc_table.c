@@ -289,6 +289,21 @@ uint64_t pc_objtab_remove(struct pc_cache *c, uint64_t id)
 	return shards;
 }
 
+/* Whether @id is live.  No shard lock is needed. */
+bool pc_objtab_live(struct pc_cache *c, uint64_t id)
+{
+	uint64_t hm;
+	struct pc_objstripe *st = stripe_of(c, id, &hm);
+	struct pc_obj *o = NULL;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->b)
+		for (o = st->b[(hm >> 4) & st->mask]; o && o->id != id; o = o->next)
+			;
+	pthread_mutex_unlock(&st->lock);
+	return o != NULL;
+}
+
 /* ---- linking pages into a shard ---- */
 
 static struct pc_objent *objent_find(struct pc_shard *s, uint64_t obj)

@@ -182,8 +182,14 @@ START_TEST(test_object_drop)
 	st = stats(c);
 	ck_assert_uint_eq(st.pages[PC_CLASS_DATA], 22);
 	ck_assert_uint_eq(st.pages[PC_CLASS_META], 10);
+	ck_assert(pc_object_live(c, a.obj));
+	ck_assert(pc_object_live(c, b.obj));
+	ck_assert(!pc_object_live(c, 0));
+	ck_assert(!pc_object_live(c, b.obj + 1));
 
 	pc_object_drop(c, a.obj);
+	ck_assert(!pc_object_live(c, a.obj));
+	ck_assert(pc_object_live(c, b.obj));
 	st = stats(c);
 	ck_assert_uint_eq(st.pages[PC_CLASS_DATA], 0);
 	ck_assert_uint_eq(st.pages[PC_CLASS_META], 10);
@@ -214,6 +220,7 @@ START_TEST(test_object_drop)
 	d.drop_in_fill = true;
 	ck_assert_int_eq(read_page(c, &d, 7, &hit), 0);
 	ck_assert(!pc_contains(c, d.obj, 7));
+	ck_assert(!pc_object_live(c, d.obj));
 
 	/* dropping twice, or an id never handed out, is harmless */
 	pc_object_drop(c, a.obj);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/pagecache.h"
+#include "cache/pc_internal.h"
 #include "helpers/pc_testlib.h"
 
 /* Page memory is allocated once and reused: evictions and drops free none. */
@@ -102,6 +102,44 @@ START_TEST(test_slab_reuse)
 }
 END_TEST
 
+/*
+ * A destroyed cache's 2 MiB chunks serve the next cache.  The pool's chunks
+ * grow 16, 16, 32, ..., 256, then 512 pages each from 512 pages held on:
+ * every chunk past the first 512 pages is a full one.
+ */
+START_TEST(test_reuse_across_caches)
+{
+	const uint64_t npg = 2048, huge = 512 * PAGE;
+	struct pc_cache *c;
+	struct fctx f = { 0 };
+	uint64_t i, before, full, round;
+	bool hit;
+
+	for (round = 0; round < 2; round++) {
+		before = pc_mem_reserve_bytes();
+		ck_assert_uint_eq(before, round ? full * huge : 0);
+		/* room to spare in every shard: nothing is evicted */
+		ck_assert_int_eq(pc_create(&c, 16 * npg * PAGE), 0);
+		f.c = c;
+		f.obj = pc_object_new(c, PC_CLASS_DATA);
+		for (i = 0; i < npg; i++)
+			ck_assert_int_eq(read_page(c, &f, i, &hit), 0);
+		full = (stats(c).mem_bytes - 512 * PAGE) / huge;
+		ck_assert_uint_ge(full, 3);
+		ck_assert_uint_eq(stats(c).mem_bytes, 512 * PAGE + full * huge);
+		/* the second cache took back every chunk the first one left */
+		ck_assert_uint_eq(pc_mem_reserve_bytes(), before - (round ? full * huge : 0));
+		/* every page read again is the right one: stale bytes never show */
+		for (i = 0; i < npg; i++) {
+			ck_assert_int_eq(read_page(c, &f, i, &hit), 0);
+			ck_assert(hit);
+		}
+		pc_destroy(c);
+		ck_assert_uint_eq(pc_mem_reserve_bytes(), full * huge);
+	}
+}
+END_TEST
+
 static Suite *pagecache_mem_suite(void)
 {
 	Suite *s = suite_create("pagecache-mem");
@@ -109,6 +147,7 @@ static Suite *pagecache_mem_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_slab_reuse);
+	tcase_add_test(tc, test_reuse_across_caches);
 	suite_add_tcase(s, tc);
 	return s;
 }
