@@ -60,6 +60,7 @@ struct node {
 	 * gives the proven bytes) is never read for the node again.
 	 */
 	_Atomic uint64_t object;
+	uint64_t join_object;	/* its first file's object when the node was made */
 	unsigned opens;		/* open files of it: it outlives its lookups */
 	struct node *id_next;
 	struct node *share_next;
@@ -86,6 +87,8 @@ enum fop {
 	FOP_GETXATTR, FOP_LISTXATTR, FOP_ACCESS, FOP_WRITE_DENIED, FOP_COUNT
 };
 
+#define SHARE_STRIPES 64
+
 struct fs {
 	eshare_domain *domain;
 	uint32_t policy;
@@ -99,6 +102,7 @@ struct fs {
 	struct fuse_session *se;
 
 	pthread_mutex_t lock;
+	pthread_mutex_t share_stripes[SHARE_STRIPES];	/* see node_get() */
 	struct fimage *images;	/* in ->seq order */
 	uint64_t next_seq;
 	uint64_t next_id;

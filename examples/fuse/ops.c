@@ -235,6 +235,30 @@ static bool has_image(const struct node *n, const struct fimage *fimg)
 	return false;
 }
 
+/*
+ * A node of another image made since this lookup looked for candidates (a
+ * twin looked up at the same moment) whose file was in @id's shared object
+ * when its node was made, or that stands for that object now: the file's
+ * node too.  Under fs->lock; the object is marked on the node found.
+ */
+static struct node *share_joined(struct fs *fs, struct fimage *fimg,
+				 const struct eshare_file_identity *id, const struct eshare_stat *st,
+				 const void *xattrs, size_t xlen)
+{
+	struct node *c = fs->by_share.b[fp_hash(id->fingerprint, st->file_size) & fs->by_share.mask];
+
+	for (; c; c = c->share_next) {
+		uint64_t obj = atomic_load(&c->object);
+
+		if (!same_attrs(c, id->fingerprint, st, xattrs, xlen) || has_image(c, fimg) ||
+		    (obj ? obj != id->object : c->join_object != id->object))
+			continue;
+		atomic_store(&c->object, id->object);
+		return c;
+	}
+	return NULL;
+}
+
 /* Files of one size and equal attributes asked at most, per lookup. */
 #define MAX_CANDIDATES 256
 
@@ -286,6 +310,36 @@ static int share_identity(struct fs *fs, eshare_inode *ino, struct eshare_file_i
 		return err;
 	return (id->flags & ESHARE_IDENTITY_SHARED) && id->fingerprint[0] &&
 	       (fs->policy == ESHARE_SHARE_TRUST || (id->flags & ESHARE_IDENTITY_PROVEN));
+}
+
+/*
+ * @ino shares nothing (yet): its twins of other images may not be known to
+ * the library, which hashes another image's file only from what it has
+ * cached.  Ask the files of other images with the same size and attributes
+ * whose content is not known (each is hashed from its own image, as its own
+ * reader would), then @ino again.  1 if @ino now shares (@id updated), 0 if
+ * not, or a negative errno.
+ */
+static int share_unknown_twins(struct fs *fs, struct fimage *fimg, eshare_inode *ino,
+			       struct eshare_file_identity *id, const struct eshare_stat *st,
+			       const void *xattrs, size_t xlen)
+{
+	uint64_t cids[MAX_CANDIDATES];
+	eshare_inode *cinos[MAX_CANDIDATES];
+	unsigned n, i;
+
+	pthread_mutex_lock(&fs->lock);
+	n = fimg->removed ? 0 : share_candidates(fs, fimg, "", st, xattrs, xlen, cids, cinos);
+	pthread_mutex_unlock(&fs->lock);
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		struct eshare_file_identity cid = ESHARE_FILE_IDENTITY_INIT;
+
+		share_identity(fs, cinos[i], &cid);
+		eshare_inode_put(cinos[i]);
+	}
+	return share_identity(fs, ino, id);
 }
 
 static int alias_add(struct fs *fs, struct node *n, struct fimage *fimg, uint64_t kino)
@@ -408,8 +462,8 @@ static char *join_path(const char *dir, const char *name, size_t namelen)
  * The node of (@fimg, inode @ino) with one more lookup, created if needed.
  * @ino is consumed.  @path is the entry's path in its image (copied).
  */
-static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshare_inode *ino,
-		    const struct eshare_stat *st, const char *path)
+static int node_get_striped(struct node **out, struct fs *fs, struct fimage *fimg,
+			    eshare_inode *ino, const struct eshare_stat *st, const char *path)
 {
 	struct eshare_file_identity id = ESHARE_FILE_IDENTITY_INIT;
 	struct node *n;
@@ -454,6 +508,9 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 			eshare_inode_put(ino);
 			return err;
 		}
+		if (!shareable && (err = share_unknown_twins(fs, fimg, ino, &id, st, xattrs, xlen)) < 0)
+			goto fail_unlocked;
+		shareable = shareable || err > 0;
 		if (fs->debug)
 			fs_log(fs, LOG_DEBUG, "%s: %s: identity flags %#x object %llu %s",
 			       fimg->name, path, id.flags, (unsigned long long)id.object,
@@ -489,15 +546,21 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 		goto fail;
 	}
 	a = alias_find(fs, fimg, st->ino);
-	n = a ? a->node : NULL;
+	if (a) {
+		/* another lookup of this very file made its node meanwhile */
+		a->node->nlookup++;
+		*out = a->node;
+		unlock_put(fs, ino, NULL);
+		free(xattrs);
+		return 0;
+	}
+	n = NULL;
 	for (i = 0; !n && i < ncand; i++) {
 		struct node *c = cids[i] ? node_by_id(fs, cids[i]) : NULL;
 		uint64_t obj = c ? atomic_load(&c->object) : 0;
 
 		/* a node already standing for another object is no twin of this one */
 		if (c && !has_image(c, fimg) && (!obj || obj == id.object)) {
-			if ((err = alias_add(fs, c, fimg, st->ino)))
-				goto fail;
 			atomic_store(&c->object, id.object);
 			if (strcmp(c->fingerprint, id.fingerprint)) {
 				/* it had no fingerprint yet: file it under the one it has now */
@@ -508,6 +571,10 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 			n = c;
 		}
 	}
+	if (!n && shareable)
+		n = share_joined(fs, fimg, &id, st, xattrs, xlen);
+	if (n && (err = alias_add(fs, n, fimg, st->ino)))
+		goto fail;
 	if (n) {
 		n->nlookup++;
 		*out = n;
@@ -542,6 +609,7 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 		 */
 		n->st.ino = (1ull << 63) | n->id;
 		n->shared = true;
+		n->join_object = id.object;
 		memcpy(n->fingerprint, id.fingerprint, sizeof(n->fingerprint));
 		n->xattrs = xattrs;
 		n->xattrs_len = xlen;
@@ -554,8 +622,31 @@ static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshar
 	pthread_mutex_unlock(&fs->lock);
 	return 0;
 fail:
-	unlock_put(fs, ino, NULL);
+	pthread_mutex_unlock(&fs->lock);
+fail_unlocked:
+	eshare_inode_put(ino);
 	free(xattrs);
+	return err;
+}
+
+/*
+ * Under share_nodes, lookups of regular files of one size take turns (one
+ * lock per stripe of sizes): twins looked up at the same moment by two
+ * threads would otherwise each make a node before seeing the other's.
+ */
+static int node_get(struct node **out, struct fs *fs, struct fimage *fimg, eshare_inode *ino,
+		    const struct eshare_stat *st, const char *path)
+{
+	pthread_mutex_t *stripe = NULL;
+	int err;
+
+	if (fs->share_nodes && S_ISREG(st->mode) && fs->policy != ESHARE_SHARE_OFF) {
+		stripe = &fs->share_stripes[mix64(st->file_size) % SHARE_STRIPES];
+		pthread_mutex_lock(stripe);
+	}
+	err = node_get_striped(out, fs, fimg, ino, st, path);
+	if (stripe)
+		pthread_mutex_unlock(stripe);
 	return err;
 }
 
@@ -577,8 +668,11 @@ static void forget_one(struct fs *fs, fuse_ino_t id, uint64_t nlookup)
 int fs_init(struct fs *fs)
 {
 	struct node *root;
+	unsigned i;
 
 	pthread_mutex_init(&fs->lock, NULL);
+	for (i = 0; i < SHARE_STRIPES; i++)
+		pthread_mutex_init(&fs->share_stripes[i], NULL);
 	if (htab_init(&fs->by_id) || htab_init(&fs->by_alias) || htab_init(&fs->by_share))
 		return -ENOMEM;
 	fs->next_id = FUSE_ROOT_ID + 1;
@@ -638,6 +732,8 @@ void fs_destroy(struct fs *fs)
 	free(fs->by_id.b);
 	free(fs->by_alias.b);
 	free(fs->by_share.b);
+	for (i = 0; i < SHARE_STRIPES; i++)
+		pthread_mutex_destroy(&fs->share_stripes[i]);
 	pthread_mutex_destroy(&fs->lock);
 }
 
