@@ -310,7 +310,6 @@ int eshare_image_info(eshare_image *img, struct eshare_image_info *info)
 {
 	struct eshare_image_info i = ESHARE_IMAGE_INFO_INIT;
 	const struct ef_fs *fs;
-	uint32_t size;
 
 	if (!img || !info || info->size < 8)
 		return -EINVAL;
@@ -329,10 +328,7 @@ int eshare_image_info(eshare_image *img, struct eshare_image_info *info)
 	memcpy(i.volume_name, fs->volume_name, sizeof(i.volume_name));
 	i.checksum = fs->checksum;
 	i.ishare_prefix_id = fs->ishare_prefix_id;
-	size = info->size;
-	memcpy(info, &i, size < sizeof(i) ? size : sizeof(i));
-	info->size = size;
-	return 0;
+	return eshare_copy_out(info, &i, sizeof(i));
 }
 
 size_t eshare_image_features(eshare_image *img, char *buf, size_t len)

@@ -11,6 +11,7 @@
 #include "inode.h"
 #include "readpath.h"
 #include "share.h"
+#include "util/abi.h"
 
 int eshare_inode_new(eshare_inode **out, eshare_image *img, uint64_t nid)
 {
@@ -171,7 +172,6 @@ int eshare_stat(eshare_inode *ino, struct eshare_stat *st)
 {
 	struct eshare_stat s = ESHARE_STAT_INIT;
 	const struct ef_inode *ei;
-	uint32_t size;
 
 	if (!ino || !st || st->size < 8)
 		return -EINVAL;
@@ -193,10 +193,7 @@ int eshare_stat(eshare_inode *ino, struct eshare_stat *st)
 	s.mtime_nsec = ei->mtime_nsec;
 	s.layout = ei->layout;
 	s.nid = ei->nid;
-	size = st->size;
-	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
-	st->size = size;
-	return 0;
+	return eshare_copy_out(st, &s, sizeof(s));
 }
 
 struct readdir_ctx {

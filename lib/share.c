@@ -30,6 +30,7 @@
 #include "log.h"
 #include "readpath.h"
 #include "share.h"
+#include "util/abi.h"
 
 #define FP_PREFIX "sha256:"
 #define FP_LEN 39
@@ -685,7 +686,6 @@ int eshare_file_identity(eshare_inode *ino, unsigned flags, struct eshare_file_i
 	uint8_t fp[64];
 	ssize_t fplen = 0;
 	bool proven;
-	uint32_t size;
 	int rc;
 
 	if (!ino || !id || id->size < 8 || (flags & ~ESHARE_IDENTITY_COMPUTE) ||
@@ -757,8 +757,5 @@ int eshare_file_identity(eshare_inode *ino, unsigned flags, struct eshare_file_i
 		/* a claim of another form: nothing this library can match */
 		out.flags &= ~ESHARE_IDENTITY_ONDISK;
 	}
-	size = id->size;
-	memcpy(id, &out, size < sizeof(out) ? size : sizeof(out));
-	id->size = size;
-	return 0;
+	return eshare_copy_out(id, &out, sizeof(out));
 }
