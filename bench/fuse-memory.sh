@@ -1,38 +1,50 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# Memory of four container images of one base, each read whole, served by:
-#   kernel      four kernel EROFS mounts (loop devices)
-#   fuse        one erofs-share-fuse mount (--policy verify)
-#   share_nodes the same with -o share_nodes
-#   direct_io   the same with -o direct_io
-# For each: the kernel's page cache of the mounted files (fincore, each
-# inode once), of the image files and loop devices under them, and the
-# daemon's RSS, against the page-rounded size of the distinct contents.
-# Every mount is fresh, but caches are not dropped (the machine is shared):
-# the image files may already be cached from an earlier run, and that cache
-# is counted.  The kernel's own cache of compressed data (EROFS's managed
-# cache) is not visible to fincore and is not counted.
+# Memory of four container images of one base (minbase, +python3, +perl,
+# +nginx-light and curl: bench/mkimages-sim.sh), each read whole by its own
+# reader (bench's read_all -m dir -t 2, four at once), served by:
+#   (a) kernel       four kernel EROFS mounts (loop devices)
+#   (b) fuse         one erofs-share-fuse mount, --policy verify, defaults
+#   (c) share_nodes  the same with -o share_nodes --cache-size $SN_CACHE (4M:
+#                    the kernel holds the data; the library's cache only
+#                    stages fills and hashing)
+#   (d) direct_io    the same with -o direct_io (the default 256 MiB cache)
+#   (e) direct_io    with --cache-size $DIO_CACHE (default: 1.05 x the
+#                    distinct contents: the library's cache holds them all)
+# For each: the kernel's page cache of the mounted files (fincore; each
+# inode once: per image directory without share_nodes, where two images
+# show the same inode numbers), the page cache of the image files (and loop
+# devices) under them, and the daemon's RSS, against the distinct contents'
+# page-rounded size: every regular file of the four source trees hashed
+# (sha256) here, each distinct content rounded up to 4 KiB, which must
+# equal the library's unique_page_bytes (`erofs-share domain`).
+# Before each setup the image files' pages are dropped (posix_fadvise on
+# those files only; the machine is shared, so no global drop_caches), and
+# every mount is fresh.  The kernel's own cache of compressed data is not
+# visible to fincore and not counted.
 #
-#   bench/fuse-memory.sh BUILD_DIR [IMAGE_DIR]   (root; IMAGE_DIR from bench/mkrootfs.sh)
+#   bench/fuse-memory.sh BUILD_DIR [IMAGE_DIR]   (root; IMAGE_DIR defaults to
+#   /var/tmp/eshare-sim, with NAME.erofs and tree-NAME for each image)
 set -euo pipefail
 
 build=${1:?build dir}
-dir=${2:-/var/tmp/eshare-bench}
+dir=${2:-/var/tmp/eshare-sim}
 bin=$build/bin/erofs-share-fuse
+reader=$build/bin/read_all
+cli=$build/bin/erofs-share
+names=(minbase python3 perl nginx)
 [ "$(id -u)" = 0 ] || { echo "fuse-memory: needs root" >&2; exit 1; }
-[ -x "$bin" ] || { echo "fuse-memory: no $bin" >&2; exit 1; }
-[ -f "$dir/base-lz4.erofs" ] && [ -f "$dir/py-lz4.erofs" ] ||
-	{ echo "fuse-memory: run bench/mkrootfs.sh first" >&2; exit 1; }
-
-# Four images: base and py, and each built once more with another UUID
-# (mkrootfs.sh's options otherwise), as separate builds on one base are.
-for t in base py; do
-	[ -f "$dir/$t-lz4-copy.erofs" ] ||
-		mkfs.erofs -T1700000000 -U 0b1d6e2c-5a7f-4e3b-8c9d-2f4a6b8c0d1e -zlz4 \
-			"$dir/$t-lz4-copy.erofs" "$dir/tree-$t" >/dev/null 2>&1
+for x in "$bin" "$reader" "$cli"; do
+	[ -x "$x" ] || { echo "fuse-memory: no $x" >&2; exit 1; }
 done
-imgs=("$dir/base-lz4.erofs" "$dir/py-lz4.erofs" "$dir/base-lz4-copy.erofs" "$dir/py-lz4-copy.erofs")
+imgs=()
+for n in "${names[@]}"; do
+	[ -f "$dir/$n.erofs" ] && [ -d "$dir/tree-$n" ] ||
+		{ echo "fuse-memory: no $dir/$n.erofs or tree-$n (bench/mkimages-sim.sh)" >&2; exit 1; }
+	imgs+=("$dir/$n.erofs")
+done
+SN_CACHE=${SN_CACHE:-4M}
 
 tmp=$(mktemp -d /tmp/eshare-fuse-mem.XXXXXX)
 cleanup() {
@@ -43,8 +55,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Distinct contents, each rounded up to 4 KiB pages.
-distinct=$(python3 - "$dir/tree-base" "$dir/tree-py" <<'PY'
+# Distinct contents, each rounded up to 4 KiB pages, from the source trees.
+distinct=$(python3 - "${names[@]/#/$dir/tree-}" <<'PY'
 import hashlib, os, sys
 seen = {}
 for top in sys.argv[1:]:
@@ -53,25 +65,39 @@ for top in sys.argv[1:]:
             p = os.path.join(root, f)
             if os.path.islink(p) or not os.path.isfile(p):
                 continue
-            h = hashlib.sha256(open(p, "rb").read()).hexdigest()
-            seen[h] = os.path.getsize(p)
+            h = hashlib.sha256()
+            with open(p, "rb") as fh:
+                for b in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(b)
+            seen[h.hexdigest()] = os.path.getsize(p)
 print(sum((s + 4095) // 4096 * 4096 for s in seen.values()))
 PY
 )
+unique=$("$cli" domain --json "${imgs[@]}" |
+	python3 -c 'import json, sys; print(json.load(sys.stdin)["unique_page_bytes"])')
+[ "$unique" = "$distinct" ] ||
+	echo "fuse-memory: warning: the library's unique_page_bytes $unique != $distinct from the trees" >&2
+# the direct_io daemon's cache holds the distinct contents and its metadata
+DIO_CACHE=${DIO_CACHE:-$(((distinct * 21 / 20 + 1048575) / 1048576))M}
 
-# Resident bytes of the regular files under $1, each inode once.
+# Resident bytes of the regular files under each directory; MODE "image":
+# each (directory, inode) once, "dev": each (st_dev, inode) once.
 resident() {
 	python3 - "$@" <<'PY'
 import os, subprocess, sys
+mode, tops = sys.argv[1], sys.argv[2:]
 seen, paths = set(), []
-for top in sys.argv[1:]:
+for top in tops:
     for root, dirs, files in os.walk(top):
         for f in files:
             p = os.path.join(root, f)
             st = os.lstat(p)
-            if not os.path.isfile(p) or os.path.islink(p) or (st.st_dev, st.st_ino) in seen:
+            if not os.path.isfile(p) or os.path.islink(p):
                 continue
-            seen.add((st.st_dev, st.st_ino))
+            key = (top if mode == "image" else st.st_dev, st.st_ino)
+            if key in seen:
+                continue
+            seen.add(key)
             paths.append(p)
 total = 0
 for i in range(0, len(paths), 500):
@@ -84,24 +110,39 @@ PY
 backing() {
 	fincore -b -n -o RES "$@" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
 }
+dropimages() {
+	python3 -c '
+import os, sys
+for p in sys.argv[1:]:
+    fd = os.open(p, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)' "${imgs[@]}"
+}
+# readall DIR...: one reader per directory, all at once; prints seconds
 readall() {
-	find "$@" -type f -print0 | xargs -0 -n 200 -P 4 cat >/dev/null
+	local t0 d pids=()
+	t0=$(date +%s.%N)
+	for d in "$@"; do
+		"$reader" -m dir -t 2 "$d" >/dev/null &
+		pids+=($!)
+	done
+	for d in "${pids[@]}"; do
+		wait "$d"
+	done
+	awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
 }
 mib() {
 	awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'
 }
 
-printf '| setup | read s | file cache MiB | image/loop cache MiB | daemon RSS MiB | total MiB | total / distinct |\n'
-printf '|---|---|---|---|---|---|---|\n'
+declare -A row
 report() {
-	local name=$1 secs=$2 files=$3 back=$4 rss=$5
-	local total=$((files + back + rss))
-	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$secs" "$(mib "$files")" \
-		"$(mib "$back")" "$(mib "$rss")" "$(mib "$total")" \
-		"$(awk -v t="$total" -v d="$distinct" 'BEGIN { printf "%.2f", t / d }')"
+	local key=$1 name=$2 secs=$3 files=$4 back=$5 rss=$6
+	row[$key]="$name|$secs|$files|$back|$rss"
 }
 
-# Four kernel mounts.
+# (a) four kernel mounts
+dropimages
 ms=() loops=()
 for i in 0 1 2 3; do
 	mkdir -p "$tmp/mk$i"
@@ -109,32 +150,59 @@ for i in 0 1 2 3; do
 	ms+=("$tmp/mk$i")
 	loops+=("$(findmnt -n -o SOURCE --mountpoint "$tmp/mk$i")")
 done
-t0=$(date +%s.%N)
-readall "${ms[@]}"
-secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-report "4 kernel mounts" "$secs" "$(resident "${ms[@]}")" "$(backing "${imgs[@]}" "${loops[@]}")" 0
+secs=$(readall "${ms[@]}")
+report a "(a) 4 kernel mounts" "$secs" "$(resident image "${ms[@]}")" \
+	"$(backing "${imgs[@]}" "${loops[@]}")" 0
 for m in "${ms[@]}"; do umount "$m"; done
 
-for variant in fuse share_nodes direct_io; do
-	opts=()
-	[ "$variant" != fuse ] && opts=(-o "$variant")
+for variant in fuse share_nodes direct_io direct_io_all; do
+	case $variant in
+	fuse) key=b opts=() ;;
+	share_nodes) key=c opts=(-o share_nodes --cache-size "$SN_CACHE") ;;
+	direct_io) key=d opts=(-o direct_io) ;;
+	direct_io_all) key=e opts=(-o direct_io --cache-size "$DIO_CACHE") ;;
+	esac
+	dropimages
 	m=$tmp/mf-$variant
 	mkdir -p "$m"
-	"$bin" -f "$m" "${opts[@]}" a="${imgs[0]}" b="${imgs[1]}" c="${imgs[2]}" d="${imgs[3]}" 2>"$tmp/log" &
+	"$bin" -f "$m" --policy verify "${opts[@]}" "${names[0]}=${imgs[0]}" \
+		"${names[1]}=${imgs[1]}" "${names[2]}=${imgs[2]}" "${names[3]}=${imgs[3]}" \
+		2>"$tmp/log" &
 	pid=$!
 	for ((i = 0; i < 100; i++)); do
 		mountpoint -q "$m" && break
 		sleep 0.1
 	done
-	t0=$(date +%s.%N)
-	readall "$m/a" "$m/b" "$m/c" "$m/d"
-	secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	secs=$(readall "${names[@]/#/$m/}")
 	rss=$(($(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status") * 1024))
 	files=0
-	[ "$variant" != direct_io ] && files=$(resident "$m")
-	report "erofs-share-fuse${opts[*]:+ ${opts[*]}}" "$secs" "$files" "$(backing "${imgs[@]}")" "$rss"
+	if [ "$variant" = share_nodes ]; then
+		files=$(resident dev "$m")
+	elif [ "$variant" = fuse ]; then
+		files=$(resident image "${names[@]/#/$m/}")
+	fi
+	report $key "(${key}) erofs-share-fuse${opts[*]:+ ${opts[*]}}" "$secs" "$files" \
+		"$(backing "${imgs[@]}")" "$rss"
 	fusermount3 -u "$m"
 	wait "$pid"
 done
+
+echo "distinct contents, page-rounded: $(mib "$distinct") MiB ($distinct bytes; library's" \
+	"unique_page_bytes $unique); images $(du -cb "${imgs[@]}" | tail -1 | cut -f1 |
+	xargs -I{} awk -v b={} 'BEGIN { printf "%.1f", b / 1048576 }') MiB"
 echo
-echo "distinct contents, page-rounded: $(mib "$distinct") MiB; images: $(du -cb "${imgs[@]}" | tail -1 | cut -f1 | xargs -I{} awk -v b={} 'BEGIN { printf "%.1f", b / 1048576 }') MiB"
+printf '| setup | read s | file cache MiB | daemon RSS MiB | cache + RSS MiB | / distinct | / (a) | image cache MiB | all MiB | all / distinct | all / (a) |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+IFS='|' read -r _ _ af ab ar <<<"${row[a]}"
+for key in a b c d e; do
+	IFS='|' read -r name secs files back rss <<<"${row[$key]}"
+	mem=$((files + rss))
+	all=$((mem + back))
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$secs" \
+		"$(mib "$files")" "$(mib "$rss")" "$(mib "$mem")" \
+		"$(awk -v t="$mem" -v d="$distinct" 'BEGIN { printf "%.2f", t / d }')" \
+		"$(awk -v t="$mem" -v d="$((af + ar))" 'BEGIN { printf "%.2f", t / d }')" \
+		"$(mib "$back")" "$(mib "$all")" \
+		"$(awk -v t="$all" -v d="$distinct" 'BEGIN { printf "%.2f", t / d }')" \
+		"$(awk -v t="$all" -v d="$((af + ab + ar))" 'BEGIN { printf "%.2f", t / d }')"
+done
