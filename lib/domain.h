@@ -20,8 +20,8 @@
 
 #define ESHARE_DEFAULT_CACHE (256ull << 20)
 
-struct shobj;
-struct sizeent;
+struct shared_obj;
+struct size_candidates;
 
 struct eshare_domain {
 	struct eshare_domain_opts opts;
@@ -35,11 +35,11 @@ struct eshare_domain {
 	struct page_key proof_key; /* random, for page proofs */
 	/* sharing (share.c), under share_lock */
 	pthread_mutex_t share_lock;
-	struct shobj **sh;
-	size_t sh_cap, sh_n;
-	uint64_t sh_members;
-	struct sizeent **sz;
-	size_t sz_cap;
+	struct shared_obj **shared_objs; /* by (fingerprint, size); chained */
+	size_t shared_cap, shared_count;
+	uint64_t shared_members;         /* bindings reading through them */
+	struct size_candidates **size_cands; /* by size; chained */
+	size_t size_cap;
 };
 
 /* Drop a data object of @d: its pages and its tail. */

@@ -36,7 +36,7 @@
 #define FP_LEN 39
 #define HASH_CHUNK (256u << 10)
 
-static uint64_t mix(uint64_t h)
+static uint64_t mix64(uint64_t h)
 {
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
@@ -48,10 +48,10 @@ static uint64_t mix(uint64_t h)
 
 static uint64_t key_hash(const uint8_t *fp, size_t len, uint64_t size)
 {
-	uint64_t h = mix(size);
+	uint64_t h = mix64(size);
 
 	for (size_t i = 0; i < len; i++)
-		h = mix(h ^ fp[i]);
+		h = mix64(h ^ fp[i]);
 	return h;
 }
 
@@ -59,7 +59,7 @@ static uint64_t key_hash(const uint8_t *fp, size_t len, uint64_t size)
 
 static size_t bind_slot(uint64_t nid, size_t cap)
 {
-	return (size_t)mix(nid) & (cap - 1);
+	return (size_t)mix64(nid) & (cap - 1);
 }
 
 static struct binding *bind_find(eshare_image *img, uint64_t nid)
@@ -105,65 +105,73 @@ static int bind_insert(eshare_image *img, struct binding *b)
 
 /* ---- the domain's shared objects and same-size candidates ---- */
 
-static struct shobj *sh_find(eshare_domain *d, const uint8_t *fp, size_t len, uint64_t size)
+/* The chain of shared_objs[] that holds key (@fp, @size). */
+static struct shared_obj **shared_chain(eshare_domain *d, const uint8_t *fp, size_t len,
+					uint64_t size)
 {
-	if (!d->sh_cap)
+	return &d->shared_objs[key_hash(fp, len, size) & (d->shared_cap - 1)];
+}
+
+static struct shared_obj *shared_find(eshare_domain *d, const uint8_t *fp, size_t len,
+				      uint64_t size)
+{
+	if (!d->shared_cap)
 		return NULL;
-	for (struct shobj *s = d->sh[key_hash(fp, len, size) & (d->sh_cap - 1)]; s; s = s->hnext)
+	for (struct shared_obj *s = *shared_chain(d, fp, len, size); s; s = s->hash_next)
 		if (s->size == size && s->fplen == len && !memcmp(s->fp, fp, len))
 			return s;
 	return NULL;
 }
 
-static int sh_grow(eshare_domain *d)
+static int shared_grow(eshare_domain *d)
 {
-	size_t cap = d->sh_cap ? d->sh_cap * 2 : 256;
-	struct shobj **t = calloc(cap, sizeof(*t));
+	size_t cap = d->shared_cap ? d->shared_cap * 2 : 256;
+	struct shared_obj **t = calloc(cap, sizeof(*t));
 
 	if (!t)
 		return -ENOMEM;
-	for (size_t i = 0; i < d->sh_cap; i++) {
-		for (struct shobj *s = d->sh[i], *n; s; s = n) {
+	for (size_t i = 0; i < d->shared_cap; i++) {
+		for (struct shared_obj *s = d->shared_objs[i], *n; s; s = n) {
 			size_t k = key_hash(s->fp, s->fplen, s->size) & (cap - 1);
 
-			n = s->hnext;
-			s->hnext = t[k];
+			n = s->hash_next;
+			s->hash_next = t[k];
 			t[k] = s;
 		}
 	}
-	free(d->sh);
-	d->sh = t;
-	d->sh_cap = cap;
+	free(d->shared_objs);
+	d->shared_objs = t;
+	d->shared_cap = cap;
 	return 0;
 }
 
-static void sh_unlink(eshare_domain *d, struct shobj *sh)
+static void shared_unlink(eshare_domain *d, struct shared_obj *sh)
 {
-	struct shobj **pp = &d->sh[key_hash(sh->fp, sh->fplen, sh->size) & (d->sh_cap - 1)];
+	struct shared_obj **pp = shared_chain(d, sh->fp, sh->fplen, sh->size);
 
 	while (*pp && *pp != sh)
-		pp = &(*pp)->hnext;
+		pp = &(*pp)->hash_next;
 	if (*pp)
-		*pp = sh->hnext;
-	d->sh_n--;
+		*pp = sh->hash_next;
+	d->shared_count--;
 }
 
 /* Candidates by size: a small chained table of per-size lists. */
-static struct sizeent *size_find(eshare_domain *d, uint64_t size, bool create)
+static struct size_candidates *size_candidates_get(eshare_domain *d, uint64_t size, bool create)
 {
 	size_t k;
-	struct sizeent *e;
+	struct size_candidates *e;
 
-	if (!d->sz_cap) {
+	if (!d->size_cap) {
 		if (!create)
 			return NULL;
-		d->sz = calloc(1024, sizeof(*d->sz));
-		if (!d->sz)
+		d->size_cands = calloc(1024, sizeof(*d->size_cands));
+		if (!d->size_cands)
 			return NULL;
-		d->sz_cap = 1024;
+		d->size_cap = 1024;
 	}
-	k = (size_t)mix(size) & (d->sz_cap - 1);
-	for (e = d->sz[k]; e; e = e->next)
+	k = (size_t)mix64(size) & (d->size_cap - 1);
+	for (e = d->size_cands[k]; e; e = e->next)
 		if (e->size == size)
 			return e;
 	if (!create)
@@ -172,8 +180,8 @@ static struct sizeent *size_find(eshare_domain *d, uint64_t size, bool create)
 	if (!e)
 		return NULL;
 	e->size = size;
-	e->next = d->sz[k];
-	d->sz[k] = e;
+	e->next = d->size_cands[k];
+	d->size_cands[k] = e;
 	return e;
 }
 
@@ -181,7 +189,7 @@ static struct sizeent *size_find(eshare_domain *d, uint64_t size, bool create)
 
 /* What one hash pass over a file produced. */
 struct hash_result {
-	uint8_t sum[FP_LEN];
+	uint8_t fp[FP_LEN];
 	uint64_t obj;            /* the object its pages went to (join pass), or 0 */
 	struct page_proof proof; /* per-page MACs (join pass) */
 };
@@ -210,7 +218,7 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 	uint64_t npages = (size + PC_PAGE_SIZE - 1) >> PC_PAGE_SHIFT;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	uint8_t *buf = malloc(HASH_CHUNK);
-	struct read_ctx rd = { .copy_from = b->priv_obj };
+	struct read_ctx rd = { .copy_from = b->private_obj };
 	unsigned int mdlen = 0;
 	int rc = 0;
 
@@ -252,8 +260,8 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 		}
 		off += n;
 	}
-	memcpy(hr->sum, FP_PREFIX, 7);
-	if (EVP_DigestFinal_ex(md, hr->sum + 7, &mdlen) != 1 || mdlen != 32)
+	memcpy(hr->fp, FP_PREFIX, 7);
+	if (EVP_DigestFinal_ex(md, hr->fp + 7, &mdlen) != 1 || mdlen != 32)
 		rc = -ENOMEM;
 	counter_add(&img->cnt.hashed_bytes, size);
 	counter_add(&d->cnt.hashed_bytes, size);
@@ -275,13 +283,14 @@ out:
  * proof to a new shared object; without it (TRUST) the first member's
  * private pages become the shared ones and fills are not checked.
  */
-static int join(eshare_domain *d, eshare_image *img, struct binding *b, struct hash_result *hr)
+static int join_shared(eshare_domain *d, eshare_image *img, struct binding *b,
+		       struct hash_result *hr)
 {
-	struct shobj *sh = sh_find(d, b->fp, b->fplen, b->ei.size);
-	uint64_t old = b->priv_obj;
+	struct shared_obj *sh = shared_find(d, b->fp, b->fplen, b->ei.size);
+	uint64_t old = b->private_obj;
 
 	if (!sh) {
-		if ((d->sh_n + 1) * 2 > d->sh_cap && sh_grow(d))
+		if ((d->shared_count + 1) * 2 > d->shared_cap && shared_grow(d))
 			return -ENOMEM;
 		sh = calloc(1, sizeof(*sh));
 		if (!sh)
@@ -295,23 +304,23 @@ static int join(eshare_domain *d, eshare_image *img, struct binding *b, struct h
 			hr->obj = 0;
 			hr->proof.mac = NULL;
 		} else {
-			sh->obj = b->priv_obj;
+			sh->obj = b->private_obj;
 			old = 0;
 		}
-		size_t k = key_hash(sh->fp, sh->fplen, sh->size) & (d->sh_cap - 1);
+		struct shared_obj **chain = shared_chain(d, sh->fp, sh->fplen, sh->size);
 
-		sh->hnext = d->sh[k];
-		d->sh[k] = sh;
+		sh->hash_next = *chain;
+		*chain = sh;
 		sh->linked = true;
-		d->sh_n++;
+		d->shared_count++;
 	}
 	sh->nmembers++;
 	sh->nrefs++;
-	d->sh_members++;
+	d->shared_members++;
 	pthread_rwlock_wrlock(&img->bind_lock);
-	b->sh = sh;
+	b->shared = sh;
 	b->state = BIND_SHARED;
-	b->priv_obj = 0;
+	b->private_obj = 0;
 	atomic_store_explicit(&b->obj, sh->obj, memory_order_release);
 	pthread_rwlock_unlock(&img->bind_lock);
 	if (old && old != sh->obj) {
@@ -333,13 +342,13 @@ static void set_state(eshare_image *img, struct binding *b, uint8_t state)
  * Give a hashed candidate its key and join (under share_lock).  A VERIFY
  * mismatch keeps the file private.
  */
-static int finish(eshare_domain *d, struct binding *b, struct hash_result *hr)
+static int join_hashed(eshare_domain *d, struct binding *b, struct hash_result *hr)
 {
 	eshare_image *img = b->img;
 
-	memcpy(b->sum, hr->sum + 7, sizeof(b->sum));
+	memcpy(b->sha256, hr->fp + 7, sizeof(b->sha256));
 	b->proven = true;
-	if (b->fplen && (b->fplen != FP_LEN || memcmp(b->fp, hr->sum, FP_LEN))) {
+	if (b->fplen && (b->fplen != FP_LEN || memcmp(b->fp, hr->fp, FP_LEN))) {
 		b->ondisk = false; /* what the image claims is not what it holds */
 		counter_add(&img->cnt.verify_failures, 1);
 		counter_add(&d->cnt.verify_failures, 1);
@@ -352,55 +361,60 @@ static int finish(eshare_domain *d, struct binding *b, struct hash_result *hr)
 			return 0;
 		}
 	}
-	memcpy(b->fp, hr->sum, FP_LEN);
+	memcpy(b->fp, hr->fp, FP_LEN);
 	b->fplen = FP_LEN;
-	return join(d, img, b, hr);
+	return join_shared(d, img, b, hr);
 }
 
-static void cand_remove(eshare_domain *d, struct binding *b)
+static void pending_remove(eshare_domain *d, struct binding *b)
 {
-	struct sizeent *e = size_find(d, b->ei.size, false);
+	struct size_candidates *e = size_candidates_get(d, b->ei.size, false);
 
 	if (!e)
 		return;
-	for (struct binding **pp = &e->pending; *pp; pp = &(*pp)->cand_next) {
+	for (struct binding **pp = &e->pending; *pp; pp = &(*pp)->list_next) {
 		if (*pp == b) {
-			*pp = b->cand_next;
-			b->cand_next = NULL;
+			*pp = b->list_next;
+			b->list_next = NULL;
 			return;
 		}
 	}
 }
 
 /* Queue @b to be hashed outside the lock; it reads privately meanwhile. */
-static void to_settle(struct binding *b, struct binding **todo)
+static void queue_hash(struct binding *b, struct binding **todo)
 {
 	set_state(b->img, b, BIND_SETTLING);
-	b->cand_next = *todo;
+	b->list_next = *todo;
 	*todo = b;
 }
 
-/*
- * Decide the binding of a new file (under share_lock).  Files that need
- * hashing are queued on *todo, each with a reference on its image.
- */
+/* Whether @a and @b both claim (VERIFY) the same on-disk fingerprint. */
 static bool same_claim(const struct binding *a, const struct binding *b)
 {
-	return a->claim && b->claim && a->fplen == b->fplen && !memcmp(a->fp, b->fp, a->fplen);
+	return a->claimed && b->claimed && a->fplen == b->fplen &&
+	       !memcmp(a->fp, b->fp, a->fplen);
 }
 
-static bool pending_claims(const struct sizeent *e, const struct binding *b)
+/* Whether a pending candidate of @e claims the fingerprint @b claims. */
+static bool pending_claims(const struct size_candidates *e, const struct binding *b)
 {
-	for (const struct binding *p = e->pending; p; p = p->cand_next)
+	for (const struct binding *p = e->pending; p; p = p->list_next)
 		if (same_claim(p, b))
 			return true;
 	return false;
 }
 
-static int decide(eshare_domain *d, eshare_image *img, struct binding *b, struct binding **todo)
+/*
+ * Choose the binding of a new file (under share_lock): private, shared at
+ * once (TRUST), or to be hashed.  Files that need hashing are queued on
+ * *todo, each with a reference on its image.
+ */
+static int choose_binding(eshare_domain *d, eshare_image *img, struct binding *b,
+			  struct binding **todo)
 {
-	struct sizeent *e;
-	bool all, need;
+	struct size_candidates *e;
+	bool hash_all, hash_this;
 	ssize_t n;
 
 	if (d->opts.policy == ESHARE_SHARE_OFF) {
@@ -415,50 +429,49 @@ static int decide(eshare_domain *d, eshare_image *img, struct binding *b, struct
 		return (int)n;
 	}
 	if (d->opts.policy == ESHARE_SHARE_TRUST && b->fplen)
-		return join(d, img, b, NULL);
+		return join_shared(d, img, b, NULL);
 	/*
 	 * Hash only when the file can match another: a same-size file with no
 	 * fingerprint to go by, or (VERIFY) another claim of the same
 	 * fingerprint.  Claims of other fingerprints need no hashing: honest
 	 * images give equal contents equal fingerprints.
 	 */
-	e = size_find(d, b->ei.size, true);
+	e = size_candidates_get(d, b->ei.size, true);
 	if (!e)
 		return -ENOMEM;
-	b->counted = true;
-	b->claim = b->fplen && d->opts.policy == ESHARE_SHARE_VERIFY;
-	if (b->claim)
-		e->nclaim++;
+	b->size_counted = true;
+	b->claimed = b->fplen && d->opts.policy == ESHARE_SHARE_VERIFY;
+	if (b->claimed)
+		e->n_claimed++;
 	else
-		e->nplain++;
-	all = e->nplain > 1 || (e->nplain && e->nclaim);
-	need = all || (b->claim && (sh_find(d, b->fp, b->fplen, b->ei.size) ||
-				    pending_claims(e, b)));
-	if (!need) {
+		e->n_unclaimed++;
+	hash_all = e->n_unclaimed > 1 || (e->n_unclaimed && e->n_claimed);
+	hash_this = hash_all || (b->claimed && (shared_find(d, b->fp, b->fplen, b->ei.size) ||
+						pending_claims(e, b)));
+	if (!hash_this) {
 		set_state(img, b, BIND_PENDING);
-		b->cand_next = e->pending;
+		b->list_next = e->pending;
 		e->pending = b;
 		return 0;
 	}
 	eshare_image_ref(img);
-	to_settle(b, todo);
+	queue_hash(b, todo);
 	/* the earlier candidates that may match it: now worth hashing */
 	for (struct binding **pp = &e->pending; *pp;) {
 		struct binding *p = *pp;
 
-		if (!all && !same_claim(p, b)) {
-			pp = &p->cand_next;
+		if (!hash_all && !same_claim(p, b)) {
+			pp = &p->list_next;
 			continue;
 		}
-		*pp = p->cand_next;
-		p->cand_next = NULL;
+		*pp = p->list_next;
+		p->list_next = NULL;
 		if (eshare_image_tryref(p->img))
-			to_settle(p, todo);
+			queue_hash(p, todo);
 	}
 	return 0;
 }
 
-/* Hash the queued files without the lock, then join them under it. */
 /*
  * Hash the queued files without the lock, then join them under it.  The
  * reader's own file (of image @self) is read from its image; another
@@ -475,15 +488,15 @@ static void settle_all(eshare_domain *d, struct binding *todo, eshare_image *sel
 		struct hash_result hr;
 		int rc;
 
-		todo = b->cand_next;
-		b->cand_next = NULL;
+		todo = b->list_next;
+		b->list_next = NULL;
 		rc = hash_file(img, b, true, img != self, &hr);
 		pthread_mutex_lock(&d->share_lock);
 		if (rc == -EAGAIN) {
 			set_state(img, b, BIND_DEFERRED);
 			rc = 0;
 		} else if (!rc) {
-			rc = finish(d, b, &hr);
+			rc = join_hashed(d, b, &hr);
 		}
 		if (rc)
 			set_state(img, b, BIND_PRIVATE); /* rather than fail a read */
@@ -498,7 +511,7 @@ static void read_view(struct binding *b, struct read_ctx *rd)
 {
 	rd->obj = atomic_load_explicit(&b->obj, memory_order_acquire);
 	rd->shared = b->state == BIND_SHARED;
-	rd->proof = rd->shared && b->sh->proof.mac ? &b->sh->proof : NULL;
+	rd->proof = rd->shared && b->shared->proof.mac ? &b->shared->proof : NULL;
 }
 
 static int bind_get(eshare_image *img, struct ef_inode *ei, struct binding **bp)
@@ -514,12 +527,12 @@ static int bind_get(eshare_image *img, struct ef_inode *ei, struct binding **bp)
 			b->nid = ei->nid;
 			b->ei = *ei;
 			b->img = img;
-			b->priv_obj = pc_object_new(d->cache, PC_CLASS_DATA);
-			atomic_init(&b->obj, b->priv_obj);
+			b->private_obj = pc_object_new(d->cache, PC_CLASS_DATA);
+			atomic_init(&b->obj, b->private_obj);
 		}
 		if (!b || bind_insert(img, b)) {
 			if (b)
-				domain_drop_object(d, b->priv_obj);
+				domain_drop_object(d, b->private_obj);
 			free(b);
 			pthread_rwlock_unlock(&img->bind_lock);
 			return -ENOMEM;
@@ -554,14 +567,14 @@ int eshare_share_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *r
 		return rc;
 	}
 	if (b->state == BIND_NEW) {
-		rc = decide(d, img, b, &todo);
+		rc = choose_binding(d, img, b, &todo);
 		/* an error deciding is not kept: the file reads privately */
 		if (rc && b->state == BIND_NEW)
 			set_state(img, b, BIND_PRIVATE);
 	} else if (b->state == BIND_DEFERRED) {
 		/* its own reader now: hash it from its image */
 		eshare_image_ref(img);
-		to_settle(b, &todo);
+		queue_hash(b, &todo);
 	}
 	pthread_mutex_unlock(&d->share_lock);
 	/* hashing the queued files may take a while: no lock held */
@@ -576,7 +589,7 @@ int eshare_share_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *r
 void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
 {
 	eshare_domain *d = img->domain;
-	struct shobj *sh = b->sh;
+	struct shared_obj *sh = b->shared;
 
 	pthread_mutex_lock(&d->share_lock);
 	if (b->state != BIND_SHARED || b->left || !sh || sh->obj != obj) {
@@ -591,12 +604,12 @@ void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
 	b->left = true;
 	b->proven = false; /* its image no longer gives what was hashed */
 	b->state = BIND_PRIVATE;
-	b->priv_obj = pc_object_new(d->cache, PC_CLASS_DATA);
-	atomic_store_explicit(&b->obj, b->priv_obj, memory_order_release);
+	b->private_obj = pc_object_new(d->cache, PC_CLASS_DATA);
+	atomic_store_explicit(&b->obj, b->private_obj, memory_order_release);
 	pthread_rwlock_unlock(&img->bind_lock);
-	d->sh_members--;
+	d->shared_members--;
 	if (--sh->nmembers == 0 && sh->linked) {
-		sh_unlink(d, sh);
+		shared_unlink(d, sh);
 		sh->linked = false;
 		domain_drop_object(d, sh->obj);
 	}
@@ -619,24 +632,24 @@ void eshare_share_release_image(eshare_image *img)
 		if (!b)
 			continue;
 		if (b->state == BIND_PENDING)
-			cand_remove(d, b);
-		if (b->counted) {
-			struct sizeent *e = size_find(d, b->ei.size, false);
+			pending_remove(d, b);
+		if (b->size_counted) {
+			struct size_candidates *e = size_candidates_get(d, b->ei.size, false);
 
-			if (e && b->claim)
-				e->nclaim--;
+			if (e && b->claimed)
+				e->n_claimed--;
 			else if (e)
-				e->nplain--;
+				e->n_unclaimed--;
 		}
-		if (b->priv_obj)
-			domain_drop_object(d, b->priv_obj);
-		if (b->sh) {
-			struct shobj *sh = b->sh;
+		if (b->private_obj)
+			domain_drop_object(d, b->private_obj);
+		if (b->shared) {
+			struct shared_obj *sh = b->shared;
 
 			if (!b->left) {
-				d->sh_members--;
+				d->shared_members--;
 				if (--sh->nmembers == 0 && sh->linked) {
-					sh_unlink(d, sh);
+					shared_unlink(d, sh);
 					sh->linked = false;
 					domain_drop_object(d, sh->obj);
 				}
@@ -657,23 +670,23 @@ void eshare_share_release_image(eshare_image *img)
 void eshare_share_stats(eshare_domain *d, uint64_t *objects, uint64_t *members)
 {
 	pthread_mutex_lock(&d->share_lock);
-	*objects = d->sh_n;
-	*members = d->sh_members;
+	*objects = d->shared_count;
+	*members = d->shared_members;
 	pthread_mutex_unlock(&d->share_lock);
 }
 
 void eshare_share_destroy(eshare_domain *d)
 {
-	if (d->sz) {
-		for (size_t i = 0; i < d->sz_cap; i++) {
-			for (struct sizeent *e = d->sz[i], *n; e; e = n) {
+	if (d->size_cands) {
+		for (size_t i = 0; i < d->size_cap; i++) {
+			for (struct size_candidates *e = d->size_cands[i], *n; e; e = n) {
 				n = e->next;
 				free(e);
 			}
 		}
 	}
-	free(d->sz);
-	free(d->sh);
+	free(d->size_cands);
+	free(d->shared_objs);
 }
 
 int eshare_file_identity(eshare_inode *ino, unsigned flags, struct eshare_file_identity *id)
@@ -707,7 +720,7 @@ int eshare_file_identity(eshare_inode *ino, unsigned flags, struct eshare_file_i
 			return rc;
 		pthread_mutex_lock(&d->share_lock);
 		if (!b->proven) {
-			memcpy(b->sum, hr.sum + 7, sizeof(b->sum));
+			memcpy(b->sha256, hr.fp + 7, sizeof(b->sha256));
 			b->proven = true;
 		}
 		pthread_mutex_unlock(&d->share_lock);
@@ -720,7 +733,7 @@ int eshare_file_identity(eshare_inode *ino, unsigned flags, struct eshare_file_i
 		out.flags |= ESHARE_IDENTITY_SHARED;
 	if (b->proven) {
 		memcpy(fp, FP_PREFIX, 7);
-		memcpy(fp + 7, b->sum, sizeof(b->sum));
+		memcpy(fp + 7, b->sha256, sizeof(b->sha256));
 		fplen = FP_LEN;
 		out.flags |= ESHARE_IDENTITY_PROVEN;
 		if (b->ondisk && b->fplen == FP_LEN && !memcmp(b->fp, fp, FP_LEN))

@@ -19,8 +19,8 @@
 #include "readpath.h"
 
 /* A shared object: one cached copy of a content, keyed by (fingerprint, size). */
-struct shobj {
-	struct shobj *hnext;
+struct shared_obj {
+	struct shared_obj *hash_next;
 	uint8_t fp[64];
 	uint8_t fplen;
 	bool linked; /* in the domain's table */
@@ -32,19 +32,19 @@ struct shobj {
 };
 
 /* Same-size candidates not hashed yet (only one of their size so far). */
-struct sizeent {
-	struct sizeent *next;
+struct size_candidates {
+	struct size_candidates *next;
 	uint64_t size;
-	uint64_t nplain; /* candidates keyed by their content alone */
-	uint64_t nclaim; /* candidates with an on-disk fingerprint (VERIFY) */
-	struct binding *pending;
+	uint64_t n_unclaimed; /* candidates keyed by their content alone */
+	uint64_t n_claimed;   /* candidates with an on-disk fingerprint (VERIFY) */
+	struct binding *pending; /* PENDING ones, linked by list_next */
 };
 
 /*
  * NEW: not decided; PENDING: private, hashed once a match may appear;
  * SETTLING: being hashed; DEFERRED: worth hashing, but only its own reader
  * will (its pages were not cached when another image's reader could have);
- * PRIVATE: for good; SHARED: a member of b->sh.
+ * PRIVATE: for good; SHARED: a member of b->shared.
  */
 enum { BIND_NEW, BIND_PENDING, BIND_SETTLING, BIND_DEFERRED, BIND_PRIVATE, BIND_SHARED };
 
@@ -54,18 +54,18 @@ struct binding {
 	eshare_image *img;
 	struct ef_inode ei;
 	atomic_uint_least64_t obj; /* what readers use now */
-	uint64_t priv_obj;          /* its private object, 0 once dropped */
-	struct shobj *sh; /* the shared object it joined (kept after leaving it) */
-	struct binding *cand_next;
+	uint64_t private_obj; /* its private object, 0 once dropped */
+	struct shared_obj *shared; /* the one it joined (kept after leaving it) */
+	struct binding *list_next; /* in a size's pending list or a hash queue */
 	uint8_t state;
-	bool counted;
-	bool claim; /* counted in nclaim, not nplain */
+	bool size_counted; /* counted in its size's candidates */
+	bool claimed; /* counted in n_claimed, not n_unclaimed */
 	bool left;  /* a fill from its image failed the proof: reads privately */
 	bool ondisk; /* fp[] came from the image */
-	bool proven; /* sum[] holds the SHA-256 of its own bytes */
+	bool proven; /* sha256[] holds the SHA-256 of its own bytes */
 	uint8_t fplen;
 	uint8_t fp[64];
-	uint8_t sum[32];
+	uint8_t sha256[32];
 };
 
 /*
