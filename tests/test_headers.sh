@@ -78,7 +78,7 @@ typedef int eshare_header_test_t;
 	# mismatch only at link time, so check linkage here: every function
 	# must have C linkage when compiled as C++.
 	f="$INC/erofs_share/$h"
-	if grep -q 'ESHARE_API' "$f" || grep -qE '^[a-z].*\(' "$f"; then
+	if grep -qE '^ESHARE_API' "$f" || grep -qE '^[a-z].*\(' "$f"; then
 		if ! grep -q 'extern "C"' "$f"; then
 			fail "$h declares functions but has no extern \"C\" guard"
 		fi

@@ -19,12 +19,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <erofs_share/api.h>
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef ESHARE_API
-#define ESHARE_API __attribute__((visibility("default")))
 #endif
 
 /** An opened byte source. Opaque; released by eshare_backend_close(). */

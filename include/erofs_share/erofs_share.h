@@ -28,15 +28,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <erofs_share/api.h>
 #include <erofs_share/backend.h>
 #include <erofs_share/version.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef ESHARE_API
-#define ESHARE_API __attribute__((visibility("default")))
 #endif
 
 /** The errno of a corrupt image (the kernel's EFSCORRUPTED). */
