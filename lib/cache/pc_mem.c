@@ -172,15 +172,42 @@ static struct pc_page *hdrs_alloc(struct pc_pool *pl, uint32_t n, bool *malloced
 	return h;
 }
 
+/* Move @k pages of the chunk being carved onto *@list. */
+static void carve(struct pc_pool *pl, uint32_t k, struct pc_page **list)
+{
+	struct pc_page *p;
+	uint32_t i;
+
+	/*
+	 * List them in address order: a run of an object stored in one go
+	 * then lies in ascending memory, which the CPU's prefetchers follow
+	 * when it is read back.
+	 */
+	for (i = k; i--;) {
+		p = pl->carve_hdr + i;
+		p->data = pl->carve_data + (size_t)i * PC_PAGE_SIZE;
+		p->state = PC_FREE;
+		p->next = *list;
+		*list = p;
+	}
+	pl->carve_hdr += k;
+	pl->carve_data += (size_t)k * PC_PAGE_SIZE;
+	pl->carve_left -= k;
+}
+
 /*
  * Add a chunk of at least @want pages to the pool: the chunks double from
  * PC_CHUNK_MIN to PC_CHUNK_MAX pages while the pool stays within its limit.
- * The pool lock is held.
+ * The pool lock is held, and dropped while the chunk is mapped and faulted
+ * in (milliseconds for a huge page the host must provide): other threads
+ * meanwhile take pages that are free, or grow the pool too.
  */
 static int pool_grow(struct pc_pool *pl, uint32_t want)
 {
 	uint64_t n = pl->nalloc > PC_CHUNK_MIN ? pl->nalloc : PC_CHUNK_MIN;
 	struct pc_chunk *ch;
+	void *map = NULL;
+	size_t map_len = 0;
 
 	if (n > PC_CHUNK_MAX)
 		n = PC_CHUNK_MAX;
@@ -188,76 +215,65 @@ static int pool_grow(struct pc_pool *pl, uint32_t want)
 		n = pl->limit > pl->nalloc ? pl->limit - pl->nalloc : 0;
 	if (n < want)
 		n = want;
-	ch = malloc(sizeof(*ch));
-	if (!ch)
-		return -ENOMEM;
-	ch->hdrs = hdrs_alloc(pl, (uint32_t)n, &ch->hdrs_malloced);
-	ch->map = NULL;
-	if (ch->hdrs && n == PC_CHUNK_MAX && (ch->map = reserve_take()) != NULL) {
-		ch->map_len = PC_HUGE_SIZE;
+	pl->nalloc += n;	/* counted now, so that a grower meanwhile sees it */
+	pthread_mutex_unlock(&pl->lock);
+	if (n == PC_CHUNK_MAX && (map = reserve_take()) != NULL) {
+		map_len = PC_HUGE_SIZE;
 #ifdef MADV_POPULATE_WRITE
 		/* pages the kernel took back while kept: fault them in again at once */
-		madvise(ch->map, PC_HUGE_SIZE, MADV_POPULATE_WRITE);
+		madvise(map, PC_HUGE_SIZE, MADV_POPULATE_WRITE);
 #endif
-	} else if (ch->hdrs) {
-		ch->map = chunk_map((uint32_t)n, &ch->map_len, true);
+	} else {
+		map = chunk_map((uint32_t)n, &map_len, true);
 	}
-	if (!ch->map) {
-		/* headers carved from a slab stay there, for the next chunk */
-		if (ch->hdrs_malloced) {
-			free(ch->hdrs);
-		} else if (ch->hdrs) {
-			pl->slab_carve -= n * sizeof(struct pc_page);
-			pl->slab_left += n * sizeof(struct pc_page);
-		}
+	ch = malloc(sizeof(*ch));
+	pthread_mutex_lock(&pl->lock);
+	if (ch && map)
+		ch->hdrs = hdrs_alloc(pl, (uint32_t)n, &ch->hdrs_malloced);
+	if (!ch || !map || !ch->hdrs) {
+		pl->nalloc -= n;
+		if (map)
+			chunk_unmap(map, map_len);
 		free(ch);
 		return -ENOMEM;
 	}
+	ch->map = map;
+	ch->map_len = map_len;
 	PC_POISON(ch->map, ch->map_len);
 	ch->next = pl->chunks;
 	pl->chunks = ch;
+	/* another grower's chunk, not all carved: its pages become free ones */
+	if (pl->carve_left)
+		carve(pl, pl->carve_left, &pl->free);
 	pl->carve_data = ch->map;
 	pl->carve_hdr = ch->hdrs;
 	pl->carve_left = (uint32_t)n;
-	pl->nalloc += n;
 	return 0;
 }
 
 /* Move up to @want pages (at least one unless out of memory) onto *@list. */
 static uint32_t pool_take(struct pc_pool *pl, uint32_t want, struct pc_page **list)
 {
-	uint32_t got = 0;
+	uint32_t got = 0, k;
 	struct pc_page *p;
 
 	pthread_mutex_lock(&pl->lock);
-	while (got < want && pl->free) {
-		p = pl->free;
-		pl->free = p->next;
-		p->next = *list;
-		*list = p;
-		got++;
-	}
-	if (got < want && !pl->carve_left)
-		pool_grow(pl, want - got);	/* on failure we make do with what we got */
-	if (got < want && pl->carve_left) {
-		/*
-		 * Carve k pages and list them in address order: a run of an
-		 * object stored in one go then lies in ascending memory, which
-		 * the CPU's prefetchers follow when it is read back.
-		 */
-		uint32_t k = want - got < pl->carve_left ? want - got : pl->carve_left, i;
-
-		for (i = k; i--;) {
-			p = pl->carve_hdr + i;
-			p->data = pl->carve_data + (size_t)i * PC_PAGE_SIZE;
-			p->state = PC_FREE;
+	for (;;) {
+		while (got < want && pl->free) {
+			p = pl->free;
+			pl->free = p->next;
 			p->next = *list;
 			*list = p;
+			got++;
 		}
-		pl->carve_hdr += k;
-		pl->carve_data += (size_t)k * PC_PAGE_SIZE;
-		pl->carve_left -= k;
-		got += k;
+		if (got < want && pl->carve_left) {
+			k = want - got < pl->carve_left ? want - got : pl->carve_left;
+			carve(pl, k, list);
+			got += k;
+		}
+		/* on failure we make do with what we got */
+		if (got || pool_grow(pl, want - got))
+			break;
 	}
 	pthread_mutex_unlock(&pl->lock);
 	return got;
