@@ -51,13 +51,15 @@ typedef struct eshare_inode eshare_inode;
 /* ------------------------------------------------------------------ */
 /* Versions and errors                                                  */
 
-/** ESHARE_VERSION_NUMBER of the library actually loaded. */
+/** ESHARE_VERSION_NUMBER of the library actually loaded (no parameter). */
 ESHARE_API unsigned eshare_version_number(void);
-/** "MAJOR.MINOR.PATCH" of the library actually loaded. */
+/** "MAJOR.MINOR.PATCH" of the library actually loaded (no parameter). */
 ESHARE_API const char *eshare_version(void);
 /**
- * A constant description of a (negative or positive) errno, including the
- * library's meaning of ESHARE_EFSCORRUPTED. Never NULL; thread-safe.
+ * A constant description of an errno, including the library's meaning of
+ * ESHARE_EFSCORRUPTED. Never NULL; thread-safe.
+ * @param err an errno, negative (as the library returns it) or positive;
+ *            an unknown one gives "unknown error".
  */
 ESHARE_API const char *eshare_strerror(int err);
 
@@ -118,7 +120,9 @@ struct eshare_domain_opts {
 
 /**
  * Create a domain.
- * @return 0; -EINVAL for a bad policy or non-zero reserved fields;
+ * @param out  receives the new domain (on success only); not NULL.
+ * @param opts options (copied during the call); NULL = defaults.
+ * @return 0; -EINVAL for a NULL @p out, a bad policy or non-zero reserved fields;
  *         -E2BIG for a larger options struct with a non-zero unknown tail;
  *         -ENOMEM.
  */
@@ -126,6 +130,8 @@ ESHARE_API int eshare_domain_create(eshare_domain **out, const struct eshare_dom
 
 /**
  * Destroy a domain. NULL is a no-op.
+ * @param d the domain; no other thread may use it during or after the call
+ *          (unless it returns -EBUSY).
  * @return 0; -EBUSY while images are attached (nothing is changed).
  */
 ESHARE_API int eshare_domain_close(eshare_domain *d);
@@ -180,7 +186,10 @@ struct eshare_stats {
 /**
  * Copy the domain's counters. st->size must be set; min(st->size, ours)
  * bytes are written.
- * @return 0; -EINVAL if st->size is smaller than 8.
+ * @param d  the domain.
+ * @param st receives the counters; its size field is the caller's
+ *           sizeof(struct eshare_stats) and is left as it is.
+ * @return 0; -EINVAL if @p d or @p st is NULL or st->size is smaller than 8.
  */
 ESHARE_API int eshare_domain_stats(eshare_domain *d, struct eshare_stats *st);
 
@@ -205,6 +214,10 @@ struct eshare_image_opts {
  * Open an EROFS image from @p primary (plus opts->devices) into @p d.
  * On success the image owns every backend given and closes them when it
  * goes away; on failure they stay the caller's.
+ * @param out     receives the attached image (on success only).
+ * @param d       the domain it joins: its cache and sharing.
+ * @param primary the backend of the image's primary device.
+ * @param opts    options (copied during the call); NULL = defaults.
  * @return 0;
  *         ESHARE_EFSCORRUPTED (negated) for a bad superblock or root,
  *         including a superblock checksum mismatch (the kernel says
@@ -213,7 +226,7 @@ struct eshare_image_opts {
  *         -ENXIO if a device the image needs is missing or too small;
  *         -ESHARE_ENOTEROFS for a source that is not EROFS at all (no
  *         magic, or too short to hold one);
- *         -EINVAL for bad options;
+ *         -EINVAL for a NULL @p out, @p d or @p primary, or bad options;
  *         -EIO when metadata lies past the end of the device, or the
  *         backend failed; -ENOMEM.
  */
@@ -223,13 +236,22 @@ ESHARE_API int eshare_image_attach(eshare_image **out, eshare_domain *d, eshare_
 /**
  * eshare_image_attach() of a file opened by path (extra devices, if any,
  * still come from opts).
+ * @param out  receives the attached image (on success only).
+ * @param d    the domain it joins.
+ * @param path the image file, opened read-only; also the image's name in
+ *             messages unless opts->name gives one.
+ * @param opts options as for eshare_image_attach(); NULL = defaults.
+ * @return as eshare_image_attach(); -ENOENT, -EACCES... from open(2).
  */
 ESHARE_API int eshare_image_open_path(eshare_image **out, eshare_domain *d, const char *path,
 				      const struct eshare_image_opts *opts);
 
 /**
- * Detach an image from its domain. NULL is a no-op. Files still open keep
- * the image readable; it goes away with the last of them.
+ * Detach an image from its domain. NULL is a no-op; a second detach of the
+ * same image too. Files still open keep the image readable; it goes away
+ * with the last of them.
+ * @param img the image; not to be used after the call except through
+ *            inodes still open.
  */
 ESHARE_API void eshare_image_detach(eshare_image *img);
 
@@ -258,23 +280,47 @@ struct eshare_image_info {
 };
 #define ESHARE_IMAGE_INFO_INIT { .size = sizeof(struct eshare_image_info) }
 
-/** @return 0; -EINVAL if info->size is smaller than 8. */
+/**
+ * What the superblock of @p img says.  min(info->size, ours) bytes are
+ * written.
+ * @param img  the image.
+ * @param info receives it; its size field is the caller's
+ *             sizeof(struct eshare_image_info) and is left as it is.
+ * @return 0; -EINVAL if @p img or @p info is NULL or info->size is smaller
+ *         than 8.
+ */
 ESHARE_API int eshare_image_info(eshare_image *img, struct eshare_image_info *info);
 
 /**
  * Names of the feature bits set in the image, separated by spaces, into
  * @p buf (NUL-terminated, truncated to @p len).
- * @return the length of the full string.
+ * @param img the image; NULL gives 0.
+ * @param buf receives the names; may be NULL when @p len is 0.
+ * @param len bytes @p buf holds, the terminating NUL included.
+ * @return the length of the full string (without its NUL).
  */
 ESHARE_API size_t eshare_image_features(eshare_image *img, char *buf, size_t len);
 
-/** Counters of one image (per-image share of the domain's). */
+/**
+ * Counters of one image (per-image share of the domain's), copied as
+ * eshare_domain_stats() does.
+ * @param img the image.
+ * @param st  receives the counters; st->size must be set.
+ * @return 0; -EINVAL if @p img or @p st is NULL or st->size is smaller
+ *         than 8.
+ */
 ESHARE_API int eshare_image_stats(eshare_image *img, struct eshare_stats *st);
 
 /* ------------------------------------------------------------------ */
 /* Inodes                                                               */
 
-/** The image's root directory. @return 0; -EIO; ESHARE_EFSCORRUPTED; -ENOMEM. */
+/**
+ * The image's root directory.
+ * @param out receives a new handle (one reference; eshare_inode_put()).
+ * @param img the image.
+ * @return 0; -EINVAL for a NULL argument; -EIO; ESHARE_EFSCORRUPTED;
+ *         -ENOMEM.
+ */
 ESHARE_API int eshare_root(eshare_inode **out, eshare_image *img);
 
 /**
@@ -282,7 +328,10 @@ ESHARE_API int eshare_root(eshare_inode **out, eshare_image *img);
  * components are resolved by the walk itself, as the kernel's path walk
  * does ("." stays, ".." goes back one directory, the root's ".." is the
  * root), never by the image's own entries; symlinks are not followed.
- * @return 0; -ENOENT; -ENOTDIR if a non-final component is not a directory;
+ * @param out  receives a new handle (one reference; eshare_inode_put()).
+ * @param img  the image.
+ * @param path NUL-terminated; "" and "/" are the root.
+ * @return 0; -EINVAL for a NULL argument; -ENOENT; -ENOTDIR if a non-final component is not a directory;
  *         -ENAMETOOLONG for a component over 255 bytes; -EIO;
  *         ESHARE_EFSCORRUPTED; -ENOMEM.
  */
@@ -293,6 +342,10 @@ ESHARE_API int eshare_lookup(eshare_inode **out, eshare_image *img, const char *
  * the kernel's binary search (on a damaged directory holding a name twice
  * it finds the entry the kernel finds).  "." is @p dir itself; ".." is
  * what the image's entry says (as the kernel's NFS-export get_parent).
+ * @param out     receives a new handle (one reference; eshare_inode_put()).
+ * @param dir     the directory to look in.
+ * @param name    the name's bytes; may be NULL when @p namelen is 0.
+ * @param namelen the name's length in bytes.
  * @return as eshare_lookup(); -ENOTDIR if @p dir is not a directory;
  *         -EINVAL for a name holding '/'.
  */
@@ -301,17 +354,31 @@ ESHARE_API int eshare_lookup_at(eshare_inode **out, eshare_inode *dir, const cha
 
 /**
  * Open an inode by the number eshare_stat() or readdir reported.
- * @return 0; -EINVAL for a number that cannot be an inode of this image;
+ * @param out receives a new handle (one reference; eshare_inode_put()).
+ * @param img the image the number is of.
+ * @param ino the inode number.
+ * @return 0; -EINVAL for a NULL argument or a number that cannot be an inode of this image;
  *         ESHARE_EFSCORRUPTED if the slot does not hold a valid inode.
  */
 ESHARE_API int eshare_inode_open(eshare_inode **out, eshare_image *img, uint64_t ino);
 
-/** Take one more reference. @return @p ino. */
+/**
+ * Take one more reference.
+ * @param ino the handle; NULL is a no-op.
+ * @return @p ino.
+ */
 ESHARE_API eshare_inode *eshare_inode_get(eshare_inode *ino);
-/** Drop a reference. NULL is a no-op. */
+/**
+ * Drop a reference; the last one frees the handle (and, after
+ * eshare_image_detach(), may free its image).
+ * @param ino the handle; NULL is a no-op.
+ */
 ESHARE_API void eshare_inode_put(eshare_inode *ino);
 
-/** The image an inode belongs to (borrowed). */
+/**
+ * The image an inode belongs to (borrowed: valid while @p ino is).
+ * @param ino the handle; NULL gives NULL.
+ */
 ESHARE_API eshare_image *eshare_inode_image(eshare_inode *ino);
 
 /** File types, as in dirent d_type. */
@@ -350,16 +417,33 @@ struct eshare_stat {
 };
 #define ESHARE_STAT_INIT { .size = sizeof(struct eshare_stat) }
 
-/** @return 0; -EINVAL if st->size is smaller than 8. */
+/**
+ * The inode's attributes, as lstat(2) on a kernel mount gives them.
+ * min(st->size, ours) bytes are written.
+ * @param ino the inode.
+ * @param st  receives them; its size field is the caller's
+ *            sizeof(struct eshare_stat) and is left as it is.
+ * @return 0; -EINVAL if @p ino or @p st is NULL or st->size is smaller
+ *         than 8.
+ */
 ESHARE_API int eshare_stat(eshare_inode *ino, struct eshare_stat *st);
 
 /**
- * Read up to @p len bytes at @p off of a regular file (holes read as zeros).
- * The read is whole: fewer bytes than asked only at the end of the file.
+ * Read @p len bytes at @p off of a regular file (holes read as zeros).
+ * The read is full: it returns exactly min(@p len, file size - @p off)
+ * bytes, so fewer than asked only at the end of the file, or a negative
+ * errno and then no count at all (never a short read on error).  A
+ * @p len above SSIZE_MAX reads SSIZE_MAX rounded down to 4 KiB.
  * Under VERIFY and COMPUTE every byte of a shared file is one its content
  * was proven to hold when the file joined (see the README's "Sharing").
- * @return bytes read (0 at or past the end); -EISDIR for a directory;
- *         -EINVAL for other non-regular files; -EOPNOTSUPP for an algorithm
+ * @param ino the file.
+ * @param buf receives the bytes; may be NULL when @p len is 0.  On error
+ *            its contents are unspecified.
+ * @param len bytes wanted.
+ * @param off byte offset in the file.
+ * @return bytes read (0 at or past the end, or for @p len 0); -EISDIR for
+ *         a directory; -EINVAL for a NULL @p ino, a NULL @p buf with a
+ *         non-zero @p len, or other non-regular files; -EOPNOTSUPP for an algorithm
  *         not built in; -EIO; ESHARE_EFSCORRUPTED; -ESTALE when the image
  *         file changed after it was attached (file backend) and the bytes
  *         are not cached; -ENOMEM.
@@ -383,7 +467,9 @@ ESHARE_API ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64
  * file: @p advice is ESHARE_ADVICE_NORMAL or ESHARE_ADVICE_NOREUSE.  It
  * holds for this handle alone (another eshare_lookup() of the same file
  * gives a handle of its own), from the next eshare_pread() on.
- * @return 0; -EINVAL for an unknown advice.
+ * @param ino    the handle.
+ * @param advice ESHARE_ADVICE_NORMAL or ESHARE_ADVICE_NOREUSE.
+ * @return 0; -EINVAL for a NULL @p ino or an unknown advice.
  */
 ESHARE_API int eshare_inode_advise(eshare_inode *ino, unsigned advice);
 
@@ -434,7 +520,11 @@ struct eshare_file_identity {
  * policy; without it nothing is hashed beyond what the policy needs.
  * id->size must be set; min(id->size, ours) bytes are written, on success
  * only.
- * @return 0; -EINVAL for a non-regular file, unknown @p flags or an
+ * @param ino   the regular file.
+ * @param flags 0 or ESHARE_IDENTITY_COMPUTE.
+ * @param id    receives what is known; its size field is the caller's
+ *              sizeof(struct eshare_file_identity) and is left as it is.
+ * @return 0; -EINVAL for a NULL argument, a non-regular file, unknown @p flags or an
  *         id->size below 8; -EIO, ESHARE_EFSCORRUPTED (reading the file to
  *         hash it); -ENOMEM.
  */
@@ -445,6 +535,12 @@ ESHARE_API int eshare_file_identity(eshare_inode *ino, unsigned flags,
  * Called for each directory entry; @p name is not NUL-terminated and valid
  * during the call only.  @p next is the cookie that resumes after this
  * entry.  Return 0 to go on, anything else to stop (readdir returns it).
+ * @param user    eshare_readdir()'s @p user.
+ * @param name    the entry's name, @p namelen bytes.
+ * @param namelen its length.
+ * @param ino     the entry's inode number (for eshare_inode_open()).
+ * @param type    an ESHARE_DT_* value, from the entry.
+ * @param next    the cookie that resumes after this entry.
  */
 typedef int (*eshare_dirent_fn)(void *user, const char *name, size_t namelen, uint64_t ino,
 				unsigned type, uint64_t next);
@@ -455,7 +551,11 @@ typedef int (*eshare_dirent_fn)(void *user, const char *name, size_t namelen, ui
  * A name holding '/' (the kernel's getdents refuses it) or not strictly
  * after the name before it (names are sorted; fsck.erofs checks it) is
  * ESHARE_EFSCORRUPTED, after the entries before it were delivered.
- * @return 0 at the end; the callback's non-zero value if it stopped;
+ * @param dir    the directory.
+ * @param cookie where to start, updated past each entry delivered.
+ * @param fn     called for each entry, on the calling thread.
+ * @param user   given to @p fn.
+ * @return 0 at the end; -EINVAL for a NULL @p dir, @p cookie or @p fn; the callback's non-zero value if it stopped;
  *         -ENOTDIR; -EINVAL for a cookie that no entry has; -EIO;
  *         ESHARE_EFSCORRUPTED; -ENOMEM.
  */
@@ -466,6 +566,9 @@ ESHARE_API int eshare_readdir(eshare_inode *dir, uint64_t *cookie, eshare_dirent
  * on a kernel mount gives it: at most 4095 bytes (the kernel reads one page
  * of a long symlink), cut at the first NUL byte.  The size eshare_stat()
  * reports is the inode's, which may be larger.
+ * @param ino the symlink.
+ * @param buf receives the target; may be NULL when @p len is 0.
+ * @param len bytes @p buf holds.
  * @return the target's full length (may exceed @p len: then the copy is
  *         truncated); -EINVAL if not a symlink; -EIO; ESHARE_EFSCORRUPTED;
  *         -ENOMEM.
@@ -476,6 +579,9 @@ ESHARE_API ssize_t eshare_readlink(eshare_inode *ino, char *buf, size_t len);
  * List xattr names, each NUL-terminated, as listxattr(2). Hidden names
  * (long prefixes with no namespace, such as the content fingerprint) are
  * left out.  @p len 0 asks for the size.
+ * @param ino the inode.
+ * @param buf receives the names; may be NULL when @p len is 0.
+ * @param len bytes @p buf holds.
  * @return bytes needed/written; -ERANGE if @p len is too small;
  *         -EOPNOTSUPP for an xattr area that is a bare header (as the
  *         kernel); -EIO; ESHARE_EFSCORRUPTED.
@@ -486,6 +592,10 @@ ESHARE_API ssize_t eshare_listxattr(eshare_inode *ino, char *buf, size_t len);
  * Get one xattr's value, as getxattr(2). @p len 0 asks for the size.
  * A user.* name on an inode neither a regular file nor a directory is
  * -ENODATA, as the VFS has it (listxattr still lists it).
+ * @param ino  the inode.
+ * @param name the full name with its namespace ("user.x"), NUL-terminated.
+ * @param buf  receives the value; may be NULL when @p len is 0.
+ * @param len  bytes @p buf holds.
  * @return value size; -ENODATA if absent; -ERANGE if @p len is too small
  *         or the name is empty or longer than 255 bytes; -EOPNOTSUPP for a
  *         name in no namespace EROFS stores (or a bare-header xattr area);
