@@ -40,7 +40,6 @@
 #define TL_CLEAN_STEP 8u
 #define TL_SWEEP_MIN 64u
 #define TL_TABLE_MIN 64u
-#define TL_GRAVES 64u              /* recently dropped ids per shard */
 
 struct tl_page;
 struct tl_rec;
@@ -91,8 +90,6 @@ struct tl_shard {
 	uint8_t *scratch[2]; /* pages for moving records */
 	struct tl_partial partial[TL_PARTIALS];
 	unsigned partial_next;
-	uint64_t graves[TL_GRAVES]; /* ids dropped lately: a late put is refused */
-	unsigned grave_next;
 	uint64_t bytes, partial_bytes;
 	atomic_uint_least64_t hits, misses, pc_hits, pc_misses, pc_fills;
 };
@@ -568,13 +565,14 @@ static void partial_forget(struct tl_shard *s, uint64_t obj)
 	}
 }
 
-/* Whether @obj was dropped lately: a fill that ran meanwhile puts nothing. */
-static bool dropped(const struct tl_shard *s, uint64_t obj)
+/*
+ * Whether a put for @obj is refused: it is not a live object of the cache.
+ * Asked under the shard lock, which tl_drop() takes after the cache
+ * dropped the object: a fill that ends after the drop leaves nothing.
+ */
+static bool dropped(struct tl_store *t, uint64_t obj)
 {
-	for (unsigned k = 0; k < TL_GRAVES; k++)
-		if (s->graves[k] == obj)
-			return true;
-	return false;
+	return !pc_object_live(t->c, obj);
 }
 
 int tl_put(struct tl_store *t, uint64_t obj, const void *data, uint32_t len)
@@ -586,7 +584,7 @@ int tl_put(struct tl_store *t, uint64_t obj, const void *data, uint32_t len)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	partial_forget(s, obj);
-	if (!rec_find(s, obj) && !dropped(s, obj))
+	if (!rec_find(s, obj) && !dropped(t, obj))
 		rc = rec_add(t, s, obj, data, len);
 	shard_tidy(t, s);
 	pthread_mutex_unlock(&s->lock);
@@ -606,7 +604,7 @@ int tl_put_partial(struct tl_store *t, uint64_t obj, const void *data, uint32_t 
 		return 0; /* not kept: the fill decodes it again */
 	memcpy(copy, data, len);
 	pthread_mutex_lock(&s->lock);
-	if (rec_find(s, obj) || dropped(s, obj)) {
+	if (rec_find(s, obj) || dropped(t, obj)) {
 		pthread_mutex_unlock(&s->lock);
 		free(copy);
 		return 0;
@@ -669,10 +667,6 @@ void tl_drop(struct tl_store *t, uint64_t obj)
 	r = rec_find(s, obj);
 	if (r)
 		rec_remove(t, s, r);
-	if (obj && !dropped(s, obj)) {
-		s->graves[s->grave_next] = obj;
-		s->grave_next = (s->grave_next + 1) % TL_GRAVES;
-	}
 	shard_tidy(t, s);
 	pthread_mutex_unlock(&s->lock);
 }

@@ -29,11 +29,10 @@
  * The store knows nothing of proofs: the caller puts only bytes that are
  * the object's (a fill that failed puts nothing).  A tail is never
  * replaced once held, as the page cache never replaces a complete page.
- * Object ids are the page cache's (never reused, never 0).  A put for an
- * id among the last 64 its shard dropped is refused, so a fill that ends
- * after its object was dropped leaves nothing behind, as in the cache
- * (a fill outliving 64 drops of its shard would leave a record, freed
- * with its page or the store).
+ * Objects are the page cache's (pc_object_new()); a put for one that is
+ * not live is refused.  Drop an object from the cache first, then from
+ * the store: a fill that ends after the drop leaves nothing behind, as in
+ * the cache.
  *
  * Thread safety: every function may be called concurrently, except
  * tl_destroy(), after every other call.  Lock order: a store shard, then
@@ -75,8 +74,8 @@ int tl_peek(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *
 
 /*
  * Hold the tail of @obj: its @len bytes (0 < len < PC_PAGE_SIZE).
- * Nothing is changed if it is held complete already.  Returns 0, -EINVAL
- * or -ENOMEM.
+ * Nothing is changed if it is held complete already, or if @obj is not a
+ * live object of the cache.  Returns 0, -EINVAL or -ENOMEM.
  */
 int tl_put(struct tl_store *t, uint64_t obj, const void *data, uint32_t len);
 
@@ -92,7 +91,7 @@ uint32_t tl_peek_partial(struct tl_store *t, uint64_t obj, void *buf);
 /* Whether @obj's tail is held complete (its packed pages may be gone). */
 bool tl_contains(struct tl_store *t, uint64_t obj);
 
-/* Forget the tail of @obj, complete or partial, and free its bytes; later puts for it are refused. */
+/* Forget the tail of @obj, complete or partial, and free its bytes. */
 void tl_drop(struct tl_store *t, uint64_t obj);
 
 void tl_get_stats(struct tl_store *t, struct tl_stats *st);

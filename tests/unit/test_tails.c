@@ -53,11 +53,14 @@ static uint32_t tail_len(uint64_t obj)
 	return (h & 3) ? 1 + (uint32_t)(h >> 8) % 1500 : PAGE - 1 - (uint32_t)(h >> 8) % 300;
 }
 
-static struct pc_cache *cache(uint64_t budget)
+/* A cache whose objects 1 .. @nobj exist (the store takes tails of live objects only). */
+static struct pc_cache *cache(uint64_t budget, uint64_t nobj)
 {
 	struct pc_cache *c;
 
 	ck_assert_int_eq(pc_create(&c, budget), 0);
+	for (uint64_t k = 1; k <= nobj; k++)
+		ck_assert_uint_eq(pc_object_new(c, PC_CLASS_DATA), k);
 	return c;
 }
 
@@ -106,7 +109,7 @@ static void put_tail(struct tl_store *t, uint64_t obj)
 
 START_TEST(test_tails_exact_bytes)
 {
-	struct pc_cache *c = cache(64u << 20);
+	struct pc_cache *c = cache(64u << 20, 3001);
 	struct tl_store *t;
 	uint64_t bytes = 0;
 	uint8_t want[PAGE], got[PAGE];
@@ -151,6 +154,12 @@ START_TEST(test_tails_exact_bytes)
 	st = tstats(t);
 	ck_assert_uint_eq(st.tails, 3000);
 	ck_assert_uint_eq(st.misses, 1);
+	/* an object the cache dropped takes no tail (a fill that ended late) */
+	pc_object_drop(c, 3001);
+	ck_assert_int_eq(tl_put(t, 3001, want, 10), 0);
+	ck_assert_int_eq(tl_put_partial(t, 3001, want, 10), 0);
+	ck_assert(!tl_contains(t, 3001));
+	ck_assert_uint_eq(tl_peek_partial(t, 3001, got), 0);
 	tl_destroy(t);
 	ck_assert_uint_eq(data_pages(c), 0);
 	pc_destroy(c);
@@ -159,7 +168,7 @@ END_TEST
 
 START_TEST(test_tails_partial)
 {
-	struct pc_cache *c = cache(64u << 20);
+	struct pc_cache *c = cache(64u << 20, 200);
 	struct tl_store *t;
 	uint8_t a[PAGE], got[PAGE];
 
@@ -209,7 +218,7 @@ END_TEST
  */
 START_TEST(test_tails_drop_reclaims)
 {
-	struct pc_cache *c = cache(64u << 20);
+	struct pc_cache *c = cache(64u << 20, 5100);
 	struct tl_store *t;
 	struct tl_stats st;
 	uint64_t live = 0;
@@ -259,7 +268,7 @@ END_TEST
  */
 START_TEST(test_tails_evict_budget)
 {
-	struct pc_cache *c = cache(4 * PAGE);
+	struct pc_cache *c = cache(4 * PAGE, 20000);
 	struct tl_store *t;
 	struct pc_stats ps;
 	struct tl_stats st;
@@ -351,7 +360,7 @@ static void *worker_run(void *arg)
 
 START_TEST(test_tails_threads)
 {
-	struct pc_cache *c = cache(32 * PAGE);
+	struct pc_cache *c = cache(32 * PAGE, 3000);
 	struct tl_store *t;
 	struct worker w[NTHREADS];
 	pthread_t th[NTHREADS];
