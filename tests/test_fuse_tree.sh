@@ -4,7 +4,8 @@
 # erofs-share-fuse against the kernel: every fixture mounted alone equals
 # the kernel's mount of it (treecmp.py: type, mode, owner, times with
 # nanoseconds, size, content, xattrs, hard links; and the kernel's inode
-# numbers); the loop and blockdev backends against the manifests.
+# numbers); the loop and blockdev backends, also with O_DIRECT, against
+# the manifests.
 # test_fuse_share.sh mounts several images in one mount.
 #
 # usage: test_fuse_tree.sh BUILD_DIR SOURCE_DIR
@@ -61,18 +62,22 @@ fi
 manifest() {
 	python3 "$treecmp" --list "$1" | grep -v '^#'
 }
-fuse_start loop "$tmp/f-loop" --backend loop --device multidev="$fix/multidev.blob" \
-	multidev="$fix/multidev.erofs" && {
-	cmp -s <(manifest "$tmp/f-loop/multidev") <(grep -v '^#' "$fix/multidev.erofs.manifest") ||
-		fail "--backend loop: multidev differs from its manifest"
-	fuse_stop loop "$tmp/f-loop"
-}
+for be in loop loop-direct; do
+	fuse_start "$be" "$tmp/f-$be" --backend "$be" --device multidev="$fix/multidev.blob" \
+		multidev="$fix/multidev.erofs" && {
+		cmp -s <(manifest "$tmp/f-$be/multidev") <(grep -v '^#' "$fix/multidev.erofs.manifest") ||
+			fail "--backend $be: multidev differs from its manifest"
+		fuse_stop "$be" "$tmp/f-$be"
+	}
+done
 if dev=$(losetup -f --show -r "$fix/lz4.erofs"); then
 	kloops+=("$dev")
-	fuse_start blockdev "$tmp/f-blk" --backend blockdev "$dev" && {
-		cmp -s <(manifest "$tmp/f-blk") <(grep -v '^#' "$fix/lz4.erofs.manifest") ||
-			fail "--backend blockdev: lz4 differs from its manifest"
-		fuse_stop blockdev "$tmp/f-blk"
-	}
+	for be in blockdev blockdev-direct; do
+		fuse_start "$be" "$tmp/f-$be" --backend "$be" "$dev" && {
+			cmp -s <(manifest "$tmp/f-$be") <(grep -v '^#' "$fix/lz4.erofs.manifest") ||
+				fail "--backend $be: lz4 differs from its manifest"
+			fuse_stop "$be" "$tmp/f-$be"
+		}
+	done
 fi
 finish

@@ -107,6 +107,23 @@ int esc_parse_uint(uint64_t *out, const char *s, uint64_t max)
 	return 0;
 }
 
+/*
+ * The built-in backends, and "blockdev-direct" and "loop-direct": the same
+ * with ESHARE_BLOCKDEV_DIRECT (O_DIRECT reads: the kernel does not cache
+ * the image a second time under the library's cache).
+ */
+static int backend_open(eshare_backend **out, const char *kind, const char *path)
+{
+	struct eshare_blockdev_opts o = ESHARE_BLOCKDEV_OPTS_INIT;
+
+	o.flags = ESHARE_BLOCKDEV_DIRECT;
+	if (!strcmp(kind, "blockdev-direct"))
+		return eshare_backend_open_blockdev(out, path, &o);
+	if (!strcmp(kind, "loop-direct"))
+		return eshare_backend_open_loop(out, path, &o);
+	return eshare_backend_open(out, kind, path);
+}
+
 int esc_image_open(eshare_image **out, eshare_domain *d, const char *path,
 		   const struct esc_open_opts *o, char *msg, size_t msglen)
 {
@@ -116,13 +133,13 @@ int esc_image_open(eshare_image **out, eshare_domain *d, const char *path,
 	eshare_backend *primary = NULL, **devs = NULL;
 	int ret;
 
-	ret = eshare_backend_open(&primary, kind, path);
+	ret = backend_open(&primary, kind, path);
 	if (ret) {
 		snprintf(msg, msglen, "cannot open with the %s backend: %s", kind,
 			 eshare_strerror(ret));
 		return ret;
 	}
-	iopts.name = path;
+	iopts.name = o && o->name ? o->name : path;
 	if (nd && o->devices_if_needed) {
 		if (o->probe)
 			o->probe(o->probe_user, true);
@@ -140,7 +157,7 @@ int esc_image_open(eshare_image **out, eshare_domain *d, const char *path,
 			goto fail;
 		}
 		for (i = 0; i < nd; i++, opened++) {
-			ret = eshare_backend_open(&devs[i], kind, o->devices[i]);
+			ret = backend_open(&devs[i], kind, o->devices[i]);
 			if (ret) {
 				snprintf(msg, msglen, "device %s: cannot open with the %s backend: %s",
 					 o->devices[i], kind, eshare_strerror(ret));
@@ -168,7 +185,8 @@ fail:
 
 bool esc_backend_known(const char *kind)
 {
-	return !strcmp(kind, "file") || !strcmp(kind, "blockdev") || !strcmp(kind, "loop");
+	return !strcmp(kind, "file") || !strcmp(kind, "blockdev") || !strcmp(kind, "loop") ||
+	       !strcmp(kind, "blockdev-direct") || !strcmp(kind, "loop-direct");
 }
 
 /* ---- directory stream --------------------------------------------------- */

@@ -38,7 +38,9 @@ int esc_parse_uint(uint64_t *out, const char *s, uint64_t max);
 
 /* How an image is opened: a built-in backend and the extra devices. */
 struct esc_open_opts {
-	const char *backend;		/* "file" (NULL), "blockdev" or "loop" */
+	/* "file" (NULL), "blockdev", "loop", "blockdev-direct" or "loop-direct" */
+	const char *backend;
+	const char *name;		/* the image's name in log messages (NULL: @path) */
 	const char *const *devices;	/* extra devices, device-table order */
 	unsigned ndevices;
 	/*
@@ -64,7 +66,8 @@ struct esc_open_opts {
 int esc_image_open(eshare_image **out, eshare_domain *d, const char *path,
 		   const struct esc_open_opts *o, char *msg, size_t msglen);
 
-/* Is @kind a built-in backend ("file", "blockdev" or "loop")? */
+/* Is @kind a backend esc_image_open() opens ("file", "blockdev", "loop", or
+ * "blockdev-direct" and "loop-direct": the same reading with O_DIRECT)? */
 bool esc_backend_known(const char *kind);
 
 /* ---- directories and the tree walker --------------------------------- */

@@ -43,8 +43,10 @@ static void usage(FILE *f)
 "                      default 256M)\n"
 "  --device NAME=FILE  an extra device of image NAME, in device-table order\n"
 "                      (repeat); a bare FILE goes to every image that needs one\n"
-"  --backend file|blockdev|loop\n"
-"                      how images and devices are read (default file)\n"
+"  --backend file|blockdev|loop|blockdev-direct|loop-direct\n"
+"                      how images and devices are read (default file); the\n"
+"                      -direct ones read with O_DIRECT, so the kernel does not\n"
+"                      cache the image files too\n"
 "  --control SOCKET    a Unix socket (mode 0600) to add and remove images while\n"
 "                      mounted: see the ctl command\n"
 "  --threads N         at most N threads serve requests (default: libfuse's 10)\n"
@@ -194,7 +196,8 @@ int main(int argc, char **argv)
 			ndevs++;
 		} else if (which == 3) {
 			if (!esc_backend_known(val))
-				return usage_error("bad backend '%s' (file, blockdev, loop)", val);
+				return usage_error("bad backend '%s' (file, blockdev, loop, blockdev-direct, "
+						   "loop-direct)", val);
 			fs.backend = val;
 		} else if (which == 4) {
 			control = val;

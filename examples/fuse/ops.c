@@ -1768,12 +1768,13 @@ bool fs_valid_name(const char *name)
 	return len && len <= 255 && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
-static int open_image(eshare_image **out, struct fs *fs, const char *path,
+static int open_image(eshare_image **out, struct fs *fs, const char *name, const char *path,
 		      const char *const *devices, unsigned ndevices, bool devices_if_needed,
 		      char *msg, size_t msglen)
 {
 	struct esc_open_opts o = {
 		.backend = fs->backend,
+		.name = name,
 		.devices = devices,
 		.ndevices = ndevices,
 		.devices_if_needed = devices_if_needed,
@@ -1800,7 +1801,7 @@ int fs_add_image(struct fs *fs, const char *name, const char *path, const char *
 		snprintf(msg, msglen, "invalid image name '%s'", name);
 		return -EINVAL;
 	}
-	err = open_image(&img, fs, path, devices, ndevices, devices_if_needed, msg, msglen);
+	err = open_image(&img, fs, name, path, devices, ndevices, devices_if_needed, msg, msglen);
 	if (err)
 		return err;
 	err = eshare_root(&root, img);
