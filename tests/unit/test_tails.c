@@ -24,6 +24,7 @@
 #include "helpers/fixture_copies.h"
 #include "helpers/fixtures.h"
 #include "helpers/manifest.h"
+#include "helpers/scale.h"
 
 #define PAGE PC_PAGE_SIZE
 
@@ -872,24 +873,31 @@ int main(void)
 {
 	Suite *s = suite_create("tails");
 	TCase *tc = tcase_create("store");
+	/* TSan: the threaded cases only (the others run in the other builds) */
+	bool all = test_scale() != TEST_SCALE_THREADS;
 	SRunner *sr;
 	int failed;
 
+	fprintf(stderr, "test_tails: %s\n", test_scale_name(test_scale()));
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_tails_exact_bytes);
-	tcase_add_test(tc, test_tails_partial);
-	tcase_add_test(tc, test_tails_drop_reclaims);
-	tcase_add_test(tc, test_tails_evict_budget);
+	if (all) {
+		tcase_add_test(tc, test_tails_exact_bytes);
+		tcase_add_test(tc, test_tails_partial);
+		tcase_add_test(tc, test_tails_drop_reclaims);
+		tcase_add_test(tc, test_tails_evict_budget);
+	}
 	tcase_add_test(tc, test_tails_threads);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("domain");
 	tcase_set_timeout(tc, 300);
-	tcase_add_loop_test(tc, test_tails_fixtures, 0, (int)fixture_count);
-	tcase_add_loop_test(tc, test_tails_shared_ab, 0,
-			    sizeof(ab_policies) / sizeof(ab_policies[0]));
-	tcase_add_test(tc, test_tails_small_budget);
+	if (all) {
+		tcase_add_loop_test(tc, test_tails_fixtures, 0, (int)fixture_count);
+		tcase_add_loop_test(tc, test_tails_shared_ab, 0,
+				    sizeof(ab_policies) / sizeof(ab_policies[0]));
+		tcase_add_test(tc, test_tails_small_budget);
+		tcase_add_test(tc, test_tails_proof);
+	}
 	tcase_add_test(tc, test_tails_threads_domain);
-	tcase_add_test(tc, test_tails_proof);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
