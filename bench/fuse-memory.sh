@@ -24,8 +24,10 @@
 # every mount is fresh.  The kernel's own cache of compressed data is not
 # visible to fincore and not counted.
 #
-#   bench/fuse-memory.sh BUILD_DIR [IMAGE_DIR]   (root; IMAGE_DIR defaults to
-#   /var/tmp/eshare-sim, with NAME.erofs and tree-NAME for each image)
+#   [BACKEND=loop-direct] bench/fuse-memory.sh BUILD_DIR [IMAGE_DIR]
+# (root; IMAGE_DIR defaults to /var/tmp/eshare-sim, with NAME.erofs and
+# tree-NAME for each image; BACKEND is the daemon's --backend, default file:
+# loop-direct reads the images with O_DIRECT, so they are not cached)
 set -euo pipefail
 
 build=${1:?build dir}
@@ -45,6 +47,7 @@ for n in "${names[@]}"; do
 	imgs+=("$dir/$n.erofs")
 done
 SN_CACHE=${SN_CACHE:-4M}
+BACKEND=${BACKEND:-file}
 
 tmp=$(mktemp -d /tmp/eshare-fuse-mem.XXXXXX)
 cleanup() {
@@ -165,7 +168,7 @@ for variant in fuse share_nodes direct_io direct_io_all; do
 	dropimages
 	m=$tmp/mf-$variant
 	mkdir -p "$m"
-	"$bin" -f "$m" --policy verify "${opts[@]}" "${names[0]}=${imgs[0]}" \
+	"$bin" -f "$m" --policy verify --backend "$BACKEND" "${opts[@]}" "${names[0]}=${imgs[0]}" \
 		"${names[1]}=${imgs[1]}" "${names[2]}=${imgs[2]}" "${names[3]}=${imgs[3]}" \
 		2>"$tmp/log" &
 	pid=$!
@@ -187,6 +190,7 @@ for variant in fuse share_nodes direct_io direct_io_all; do
 	wait "$pid"
 done
 
+echo "daemon backend: $BACKEND"
 echo "distinct contents, page-rounded: $(mib "$distinct") MiB ($distinct bytes; library's" \
 	"unique_page_bytes $unique); images $(du -cb "${imgs[@]}" | tail -1 | cut -f1 |
 	xargs -I{} awk -v b={} 'BEGIN { printf "%.1f", b / 1048576 }') MiB"
