@@ -26,8 +26,9 @@
  * the hit path); pc_get_stats() sums relaxed loads without taking a shard
  * lock (only the pool's, for the memory it holds).
  *
- * Lock order: a shard lock, then the pool lock or an object stripe lock;
- * no two shard locks are ever held at once.
+ * Lock order: a shard lock, then the pool lock or an object stripe lock,
+ * or the lock of the chunks kept across caches (pc_mem.c; nothing is
+ * taken under it); no two shard locks are ever held at once.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -185,8 +186,8 @@ static inline void copy_out(void *dst, const void *src, size_t n)
  * complete, stopping at the first that is not; one lock for all of them.
  * Counts a hit for each.  Returns how many it pinned into @pages.
  */
-static uint32_t pin_run(struct pc_cache *c, struct pc_shard *s, uint64_t obj, uint64_t mo, uint64_t index,
-			uint32_t n, struct pc_page **pages)
+static uint32_t pin_run(struct pc_cache *c, struct pc_shard *s, uint64_t obj, uint64_t mo,
+			uint64_t index, uint32_t n, struct pc_page **pages)
 {
 	uint64_t h[PC_RUN];
 	uint32_t i;

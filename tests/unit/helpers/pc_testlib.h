@@ -41,7 +41,8 @@ static inline void pattern(uint64_t obj, uint64_t index, unsigned char *buf)
 	}
 }
 
-static inline bool range_ok(uint64_t obj, uint64_t index, uint32_t off, uint32_t len, const void *got)
+static inline bool range_ok(uint64_t obj, uint64_t index, uint32_t off, uint32_t len,
+			    const void *got)
 {
 	unsigned char want[PAGE];
 
