@@ -94,14 +94,14 @@ int eshare_domain_stats(eshare_domain *d, struct eshare_stats *st)
 	/*
 	 * The tail store first: the cache counted its reads of packed pages
 	 * before the store did, so the cache's counts are never below them.
-	 * A tail read counts as one hit or one miss (and a miss one fill),
-	 * as a page does; the store's own reads of its pages do not count.
+	 * A tail read counts as one hit or one miss (and its filler one
+	 * fill), as a page does; the store's own reads of its pages do not.
 	 */
 	tl_get_stats(d->tails, &ts);
 	pc_get_stats(d->cache, &pcs);
 	s.hits = pcs.hits - ts.pc_hits + ts.hits;
 	s.misses = pcs.misses - ts.pc_misses + ts.misses;
-	s.fills = pcs.fills - ts.pc_fills + ts.misses;
+	s.fills = pcs.fills - ts.pc_fills + ts.fills;
 	s.cached_tails = ts.tails;
 	s.cached_tail_bytes = ts.bytes;
 	s.cached_tail_pages = ts.pages;

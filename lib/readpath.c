@@ -336,14 +336,19 @@ static int fill_page(void *user, uint64_t index, void *pagebuf)
 static int read_tail(struct fill_ctx *f, uint32_t off, uint32_t len, uint8_t *dst)
 {
 	uint8_t page[PC_PAGE_SIZE];
+	struct tl_flight *flight;
 	int rc;
 
-	if (!tl_read(f->tails, f->obj, off, len, dst))
-		return 0;
+	/* single flight: of the readers that miss it at once, one fills it */
+	rc = tl_read_or_fill(f->tails, f->obj, off, len, dst, &flight);
+	if (rc != -ENOENT)
+		return rc;
 	rc = fill_page(f, f->ei->size >> PC_PAGE_SHIFT, page);
+	if (!rc)
+		tl_put(f->tails, f->obj, page, tail_len(f->ei));
+	tl_fill_done(f->tails, f->obj, flight);
 	if (rc)
 		return rc < 0 ? rc : -EIO;
-	tl_put(f->tails, f->obj, page, tail_len(f->ei));
 	memcpy(dst, page + off, len);
 	return 0;
 }

@@ -91,7 +91,17 @@ struct tl_shard {
 	struct tl_partial partial[TL_PARTIALS];
 	unsigned partial_next;
 	uint64_t bytes, partial_bytes;
-	atomic_uint_least64_t hits, misses, pc_hits, pc_misses, pc_fills;
+	struct tl_flight *flights; /* tails being filled (tl_read_or_fill) */
+	atomic_uint_least64_t hits, misses, fills, pc_hits, pc_misses, pc_fills;
+};
+
+/* A tail one thread fills while others wait for it. */
+struct tl_flight {
+	struct tl_flight *next;
+	uint64_t obj;
+	pthread_cond_t cv;
+	unsigned waiters;
+	bool done;
 };
 
 struct tl_store {
@@ -552,6 +562,90 @@ int tl_peek(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *
 	return tl_copy(t, obj, off, len, dst, false);
 }
 
+static struct tl_flight *flight_find(struct tl_shard *s, uint64_t obj)
+{
+	struct tl_flight *fl = s->flights;
+
+	while (fl && fl->obj != obj)
+		fl = fl->next;
+	return fl;
+}
+
+int tl_read_or_fill(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *dst,
+		    struct tl_flight **flight)
+{
+	struct tl_shard *s = shard_of(t, obj);
+	bool missed = false;
+	int rc;
+
+	*flight = NULL;
+	for (;;) {
+		struct tl_flight *fl;
+
+		rc = tl_copy(t, obj, off, len, dst, false);
+		if (rc != -ENOENT)
+			break;
+		missed = true;
+		pthread_mutex_lock(&s->lock);
+		if (rec_find(s, obj)) {
+			/* put meanwhile (or its packed page just went): read again */
+			pthread_mutex_unlock(&s->lock);
+			continue;
+		}
+		fl = flight_find(s, obj);
+		if (!fl) {
+			/* this thread fills it; without memory for a flight, unseen */
+			fl = calloc(1, sizeof(*fl));
+			if (fl && !pthread_cond_init(&fl->cv, NULL)) {
+				fl->obj = obj;
+				fl->next = s->flights;
+				s->flights = fl;
+				*flight = fl;
+			} else {
+				free(fl);
+			}
+			pthread_mutex_unlock(&s->lock);
+			cnt_add(&s->fills, 1);
+			break;
+		}
+		fl->waiters++;
+		while (!fl->done)
+			pthread_cond_wait(&fl->cv, &s->lock);
+		if (!--fl->waiters) {
+			pthread_cond_destroy(&fl->cv);
+			free(fl);
+		}
+		pthread_mutex_unlock(&s->lock);
+		/* filled, or the filler failed: read again, or fill in its turn */
+	}
+	if (!rc || rc == -ENOENT)
+		cnt_add(missed ? &s->misses : &s->hits, 1);
+	return rc;
+}
+
+void tl_fill_done(struct tl_store *t, uint64_t obj, struct tl_flight *fl)
+{
+	struct tl_shard *s = shard_of(t, obj);
+
+	if (!fl)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (struct tl_flight **pp = &s->flights; *pp; pp = &(*pp)->next) {
+		if (*pp == fl) {
+			*pp = fl->next;
+			break;
+		}
+	}
+	fl->done = true;
+	if (fl->waiters) {
+		pthread_cond_broadcast(&fl->cv);
+	} else {
+		pthread_cond_destroy(&fl->cv);
+		free(fl);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void partial_forget(struct tl_shard *s, uint64_t obj)
 {
 	for (unsigned k = 0; k < TL_PARTIALS; k++) {
@@ -690,6 +784,7 @@ void tl_get_stats(struct tl_store *t, struct tl_stats *st)
 		pthread_mutex_unlock(&s->lock);
 		st->hits += ld(&s->hits);
 		st->misses += ld(&s->misses);
+		st->fills += ld(&s->fills);
 		st->pc_hits += ld(&s->pc_hits);
 		st->pc_misses += ld(&s->pc_misses);
 		st->pc_fills += ld(&s->pc_fills);

@@ -47,6 +47,7 @@
 #include "cache/pagecache.h"
 
 struct tl_store;
+struct tl_flight;
 
 struct tl_stats {
 	uint64_t tails;      /* complete tails indexed */
@@ -55,6 +56,7 @@ struct tl_stats {
 	uint64_t unpaged;    /* bytes held outside the budget: open pages, partial prefixes */
 	uint64_t hits;       /* tl_read() calls served */
 	uint64_t misses;     /* tl_read() calls not served */
+	uint64_t fills;      /* fills tl_read_or_fill() handed out */
 	/* what the store's own reads of packed pages added to the cache's counters */
 	uint64_t pc_hits, pc_misses, pc_fills;
 };
@@ -69,6 +71,18 @@ void tl_destroy(struct tl_store *t);
  * range passes the tail's end.
  */
 int tl_read(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *dst);
+/*
+ * tl_read() with single flight.  On a miss, of the threads that miss one
+ * tail at once one gets -ENOENT and *@flight: it fills the tail, puts it
+ * and then must call tl_fill_done() whatever the fill gave; the others
+ * wait for that and read again (or, if the fill failed, one of them
+ * fills in its turn).  *@flight may be NULL on -ENOENT (no memory to
+ * announce the fill): tl_fill_done() takes NULL.  A wait is a miss, as
+ * in the page cache; only the filler counts a fill.
+ */
+int tl_read_or_fill(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *dst,
+		    struct tl_flight **flight);
+void tl_fill_done(struct tl_store *t, uint64_t obj, struct tl_flight *flight);
 /* tl_read() that counts neither a hit nor a miss (a copy, not a read). */
 int tl_peek(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len, void *dst);
 

@@ -13,9 +13,11 @@
 #include <errno.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <erofs_share/erofs_share.h>
 
@@ -389,6 +391,69 @@ START_TEST(test_tails_threads)
 }
 END_TEST
 
+
+/*
+ * Single flight: of threads that miss one tail at once, one fills it and
+ * the others get its bytes; when that fill fails (it puts nothing), the
+ * next waiter fills in its turn.
+ */
+struct flier {
+	struct tl_store *t;
+	bool fail_first;
+	atomic_uint *fillers;
+	unsigned wrong;
+};
+
+static void *flier_run(void *arg)
+{
+	struct flier *w = arg;
+	uint8_t want[PAGE], got[PAGE];
+	uint32_t len = tail_len(77);
+	struct tl_flight *fl;
+	int rc;
+
+	pattern(77, len, want);
+	while ((rc = tl_read_or_fill(w->t, 77, 0, len, got, &fl)) == -ENOENT) {
+		unsigned n = atomic_fetch_add(w->fillers, 1);
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL); /* the others come and wait meanwhile */
+		if (!(w->fail_first && n == 0))
+			tl_put(w->t, 77, want, len);
+		tl_fill_done(w->t, 77, fl);
+	}
+	if (rc || memcmp(want, got, len))
+		w->wrong++;
+	return NULL;
+}
+
+START_TEST(test_tails_threads_single_flight)
+{
+	for (int fail_first = 0; fail_first < 2; fail_first++) {
+		struct pc_cache *c = cache(64u << 20, 100);
+		struct tl_store *t;
+		struct flier w[NTHREADS];
+		pthread_t th[NTHREADS];
+		atomic_uint fillers = 0;
+
+		ck_assert_int_eq(tl_create(&t, c), 0);
+		for (unsigned i = 0; i < NTHREADS; i++) {
+			w[i] = (struct flier){ t, fail_first, &fillers, 0 };
+			ck_assert_int_eq(pthread_create(&th[i], NULL, flier_run, &w[i]), 0);
+		}
+		for (unsigned i = 0; i < NTHREADS; i++) {
+			pthread_join(th[i], NULL);
+			ck_assert_uint_eq(w[i].wrong, 0);
+		}
+		/* one fill, or two when the first failed: a thread that comes
+		 * later finds the tail put, or the fill under way */
+		ck_assert_uint_eq(atomic_load(&fillers), 1u + (unsigned)fail_first);
+		ck_assert_uint_eq(tstats(t).fills, atomic_load(&fillers));
+		tl_destroy(t);
+		pc_destroy(c);
+	}
+}
+END_TEST
 
 /* ---- in a domain: files' tails against the kernel's manifests ---- */
 
@@ -887,6 +952,7 @@ int main(void)
 		tcase_add_test(tc, test_tails_evict_budget);
 	}
 	tcase_add_test(tc, test_tails_threads);
+	tcase_add_test(tc, test_tails_threads_single_flight);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("domain");
 	tcase_set_timeout(tc, 300);
