@@ -34,29 +34,10 @@
 #include "format/format.h"
 #include "format/ondisk.h"
 #include "helpers/fixtures.h"
-
-#define SB(field) (EROFS_SUPER_OFFSET + offsetof(struct erofs_super_block, field))
+#include "helpers/hostile.h"
 
 static uint8_t *fixture;
 static size_t fixture_len;
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	put_le16(p, (uint16_t)v);
-	put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* ------------------------------------------------------------------ */
 /* A small parser of flat images                                        */
@@ -64,34 +45,9 @@ static void put_le64(uint8_t *p, uint64_t v)
 struct img {
 	uint8_t *d;
 	size_t len;
-	uint32_t blksz;
-	uint64_t meta, root;
+	struct pimg p; /* helpers/hostile.h's parser on d */
 	eshare_domain *dom;
 	eshare_image *ei;
-};
-
-struct pino {
-	uint64_t nid, pos;
-	uint16_t mode, icount;
-	bool ext;
-	unsigned layout, isize, xsize;
-	uint64_t size;
-	uint32_t u;
-};
-
-/* One dirent as the bytes hold it. */
-struct pent {
-	uint64_t pos;		/* image offset of the dirent */
-	uint64_t cookie;	/* its readdir position: block * blksz + index * 12 */
-	uint64_t nid;
-	uint64_t namepos;
-	char name[256];
-	size_t len;
-};
-
-struct plist {
-	struct pent v[8192];
-	size_t n;
 };
 
 static void img_open(struct img *m)
@@ -105,9 +61,7 @@ static void img_open(struct img *m)
 	/* Patched bytes would fail the checksum: drop the feature. */
 	put_le32(m->d + SB(feature_compat),
 		 ef_le32(m->d + SB(feature_compat)) & ~EROFS_COMPAT_SB_CHKSUM);
-	m->blksz = 1u << m->d[SB(blkszbits)];
-	m->meta = (uint64_t)ef_le32(m->d + SB(meta_blkaddr)) * m->blksz;
-	m->root = ef_le16(m->d + SB(rootnid_2b));
+	p_open(&m->p, m->d, m->len);
 	ck_assert_int_eq(eshare_domain_create(&m->dom, &o), 0);
 	m->ei = NULL;
 }
@@ -129,94 +83,12 @@ static void img_close(struct img *m)
 	free(m->d);
 }
 
-static void p_iget(const struct img *m, uint64_t nid, struct pino *ino)
+/* The parser's inode at @path. */
+static void path_ino(const struct img *m, const char *path, struct pino *out)
 {
-	const uint8_t *raw;
-	uint16_t fmt;
+	uint64_t dpos;
 
-	memset(ino, 0, sizeof(*ino));
-	ino->nid = nid;
-	ino->pos = m->meta + nid * EROFS_SLOTSIZE;
-	ck_assert_uint_le(ino->pos + 64, m->len);
-	raw = m->d + ino->pos;
-	fmt = ef_le16(raw);
-	ino->icount = ef_le16(raw + 2);
-	ino->mode = ef_le16(raw + 4);
-	ino->ext = fmt & EROFS_I_VERSION_MASK;
-	ino->layout = (fmt >> EROFS_I_DATALAYOUT_SHIFT) & EROFS_I_DATALAYOUT_MASK;
-	ino->isize = ino->ext ? 64 : 32;
-	ino->size = ino->ext ? ef_le64(raw + 8) : ef_le32(raw + 8);
-	ino->u = ef_le32(raw + 16);
-	ino->xsize = ino->icount ? 12 + 4u * (ino->icount - 1) : 0;
-}
-
-static void p_set_size(struct img *m, struct pino *ino, uint64_t size)
-{
-	if (ino->ext)
-		put_le64(m->d + ino->pos + 8, size);
-	else
-		put_le32(m->d + ino->pos + 8, (uint32_t)size);
-	ino->size = size;
-}
-
-static uint64_t p_dataoff(const struct img *m, const struct pino *ino, uint64_t off)
-{
-	uint64_t nblocks = (ino->size + m->blksz - 1) / m->blksz;
-
-	ck_assert(ino->layout == EROFS_INODE_FLAT_PLAIN || ino->layout == EROFS_INODE_FLAT_INLINE);
-	if (ino->layout == EROFS_INODE_FLAT_INLINE && off / m->blksz == nblocks - 1)
-		return ino->pos + ino->isize + ino->xsize + off % m->blksz;
-	return (uint64_t)ino->u * m->blksz + off;
-}
-
-static void p_list(const struct img *m, const struct pino *dir, struct plist *l)
-{
-	l->n = 0;
-	for (uint64_t b = 0; b < dir->size; b += m->blksz) {
-		uint64_t base = p_dataoff(m, dir, b);
-		uint64_t maxsize = dir->size - b < m->blksz ? dir->size - b : m->blksz;
-		const uint8_t *blk = m->d + base;
-		unsigned n = ef_le16(blk + 8) / 12;
-
-		for (unsigned i = 0; i < n; i++) {
-			unsigned off = ef_le16(blk + 12 * i + 8);
-			unsigned end = i + 1 < n ? ef_le16(blk + 12 * (i + 1) + 8) :
-				       off + (unsigned)strnlen((const char *)blk + off, maxsize - off);
-			struct pent *e = &l->v[l->n++];
-
-			ck_assert_uint_lt(l->n, sizeof(l->v) / sizeof(l->v[0]));
-			e->pos = base + 12 * i;
-			e->cookie = b + 12 * i;
-			e->nid = ef_le64(blk + 12 * i);
-			e->namepos = base + off;
-			e->len = end - off;
-			memcpy(e->name, blk + off, e->len);
-			e->name[e->len] = '\0';
-		}
-	}
-}
-
-static void p_path(const struct img *m, const char *path, struct pino *out)
-{
-	char buf[512], *save = NULL, *comp;
-	struct plist *l = malloc(sizeof(*l));
-	struct pino cur;
-
-	ck_assert_ptr_nonnull(l);
-	p_iget(m, m->root, &cur);
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-		size_t i;
-
-		p_list(m, &cur, l);
-		for (i = 0; i < l->n; i++)
-			if (l->v[i].len == strlen(comp) && !memcmp(l->v[i].name, comp, l->v[i].len))
-				break;
-		ck_assert_msg(i < l->n, "parser: %s not found", path);
-		p_iget(m, l->v[i].nid, &cur);
-	}
-	free(l);
-	*out = cur;
+	p_path(&m->p, path, out, &dpos);
 }
 
 /* The library's ino of @path (or the errno). */
@@ -290,12 +162,12 @@ START_TEST(test_dot_and_dotdot_from_the_walk)
 
 	ck_assert_ptr_nonnull(l);
 	img_open(&m);
-	p_iget(&m, m.root, &root);
-	p_path(&m, "/files", &files);
-	p_path(&m, "/xattr", &xattr);
-	p_path(&m, "/files/tiny-13-100", &tiny);
+	p_iget(&m.p, m.p.root, &root);
+	path_ino(&m, "/files", &files);
+	path_ino(&m, "/xattr", &xattr);
+	path_ino(&m, "/files/tiny-13-100", &tiny);
 	/* /files's own "." and ".." now name /xattr */
-	p_list(&m, &files, l);
+	p_list(&m.p, &files, l);
 	for (size_t i = 0; i < l->n; i++)
 		if (!strcmp(l->v[i].name, ".") || !strcmp(l->v[i].name, ".."))
 			put_le64(m.d + l->v[i].pos, xattr.nid);
@@ -347,8 +219,8 @@ START_TEST(test_slash_in_a_name)
 
 	ck_assert_ptr_nonnull(l);
 	img_open(&m);
-	p_path(&m, "/files", &files);
-	p_list(&m, &files, l);
+	path_ino(&m, "/files", &files);
+	p_list(&m.p, &files, l);
 	ck_assert_uint_ge(l->n, 10);
 	/* The last name's last byte becomes '/': the order stays strict. */
 	last = &l->v[l->n - 1];
@@ -387,8 +259,8 @@ START_TEST(test_names_out_of_order)
 
 	ck_assert_ptr_nonnull(l);
 	img_open(&m);
-	p_path(&m, "/files", &files);
-	p_list(&m, &files, l);
+	path_ino(&m, "/files", &files);
+	p_list(&m.p, &files, l);
 	for (k = 2; k + 1 < l->n; k++)
 		if (l->v[k].len == l->v[k + 1].len)
 			break;
@@ -420,22 +292,22 @@ START_TEST(test_names_out_of_order_across_blocks)
 
 	ck_assert_ptr_nonnull(l);
 	img_open(&m);
-	p_path(&m, "/bigdir", &bigdir);
-	ck_assert_uint_gt(bigdir.size, 2 * m.blksz);
-	p_list(&m, &bigdir, l);
-	for (k = 0; k < l->n && l->v[k].cookie < m.blksz; k++)
+	path_ino(&m, "/bigdir", &bigdir);
+	ck_assert_uint_gt(bigdir.size, 2 * m.p.blksz);
+	p_list(&m.p, &bigdir, l);
+	for (k = 0; k < l->n && l->v[k].cookie < m.p.blksz; k++)
 		;
 	ck_assert_uint_lt(k + 1, l->n);
-	ck_assert_uint_eq(l->v[k].cookie, m.blksz);
+	ck_assert_uint_eq(l->v[k].cookie, m.p.blksz);
 	/* byte 1 sorts before every name of the directory: still first in its block */
 	m.d[l->v[k].namepos] = 1;
 	img_attach(&m);
 	ck_assert_int_eq(readdir_from(&m, "/bigdir", 0, &n), -EFSCORRUPTED);
 	ck_assert_uint_eq(n, k);
-	ck_assert_int_eq(readdir_from(&m, "/bigdir", m.blksz, &n), -EFSCORRUPTED);
+	ck_assert_int_eq(readdir_from(&m, "/bigdir", m.p.blksz, &n), -EFSCORRUPTED);
 	ck_assert_uint_eq(n, 0);
 	/* from its second dirent on, the directory is in order again */
-	ck_assert_int_eq(readdir_from(&m, "/bigdir", m.blksz + 12, &n), 0);
+	ck_assert_int_eq(readdir_from(&m, "/bigdir", m.p.blksz + 12, &n), 0);
 	ck_assert_uint_eq(n, l->n - k - 1);
 	free(l);
 	img_close(&m);
@@ -460,9 +332,9 @@ START_TEST(test_name_twice_found_as_the_kernel)
 
 	ck_assert_ptr_nonnull(l);
 	img_open(&m);
-	p_path(&m, "/files", &files);
-	ck_assert_uint_le(files.size, m.blksz);
-	p_list(&m, &files, l);
+	path_ino(&m, "/files", &files);
+	ck_assert_uint_le(files.size, m.p.blksz);
+	p_list(&m.p, &files, l);
 	k = 1 + (l->n - 2) / 2;
 	ck_assert_uint_eq(l->v[k - 1].len, l->v[k].len);
 	ck_assert_uint_ne(l->v[k - 1].nid, l->v[k].nid);
@@ -498,15 +370,15 @@ START_TEST(test_readlink_as_the_kernel)
 		struct img m;
 
 		img_open(&m);
-		p_path(&m, "/big/text-0.bin", &t);
+		path_ino(&m, "/big/text-0.bin", &t);
 		ck_assert_uint_ge(t.size, 8192);
 		ck_assert_uint_eq(t.layout, EROFS_INODE_FLAT_PLAIN);
 		put_le16(m.d + t.pos + 4, (uint16_t)(S_IFLNK | 0777));
-		p_set_size(&m, &t, size);
-		data = m.d + p_dataoff(&m, &t, 0);
+		p_set_size(m.d, &t, size);
+		data = m.d + p_dataoff(&m.p, &t, 0);
 		if (with_nul) {
 			/* a NUL at byte 100 ends the target there */
-			m.d[p_dataoff(&m, &t, 100)] = 0;
+			m.d[p_dataoff(&m.p, &t, 100)] = 0;
 			want = 100;
 		}
 		ck_assert_ptr_null(memchr(data, 0, want));
@@ -545,7 +417,7 @@ START_TEST(test_user_xattr_on_a_symlink)
 	eshare_inode_put(in);
 	eshare_image_detach(m.ei);
 
-	p_path(&m, "/xattr/data-with-xattr", &f);
+	path_ino(&m, "/xattr/data-with-xattr", &f);
 	put_le16(m.d + f.pos + 4, (uint16_t)(S_IFLNK | 0777));
 	img_attach(&m);
 	ck_assert_int_eq(eshare_lookup(&in, m.ei, "/xattr/data-with-xattr"), 0);

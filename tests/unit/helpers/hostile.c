@@ -352,6 +352,43 @@ void p_path(const struct pimg *p, const char *path, struct pino *out, uint64_t *
 	*out = cur;
 }
 
+void p_list(const struct pimg *p, const struct pino *dir, struct plist *l)
+{
+	l->n = 0;
+	for (uint64_t b = 0; b < dir->size; b += p->blksz) {
+		uint64_t base = p_dataoff(p, dir, b);
+		uint64_t maxsize = dir->size - b < p->blksz ? dir->size - b : p->blksz;
+		const uint8_t *blk = p->d + base;
+		unsigned n = ef_le16(blk + 8) / 12;
+
+		for (unsigned i = 0; i < n; i++) {
+			unsigned off = ef_le16(blk + 12 * i + 8);
+			unsigned end = i + 1 < n ? ef_le16(blk + 12 * (i + 1) + 8) :
+				       off + (unsigned)strnlen((const char *)blk + off, maxsize - off);
+			struct pent *e = &l->v[l->n++];
+
+			ck_assert_uint_lt(l->n, sizeof(l->v) / sizeof(l->v[0]));
+			e->pos = base + 12 * i;
+			e->cookie = b + 12 * i;
+			e->nid = ef_le64(blk + 12 * i);
+			e->namepos = base + off;
+			e->len = end - off;
+			memcpy(e->name, blk + off, e->len);
+			e->name[e->len] = '\0';
+		}
+	}
+}
+
+void p_set_size(uint8_t *d, struct pino *ino, uint64_t size)
+{
+	if (ino->ext)
+		put_le64(d + ino->pos + offsetof(struct erofs_inode_extended, i_size), size);
+	else
+		put_le32(d + ino->pos + offsetof(struct erofs_inode_compact, i_size),
+			 (uint32_t)size);
+	ino->size = size;
+}
+
 /* ------------------------------------------------------------------ */
 /* plain-4k.erofs patched by hand                                       */
 

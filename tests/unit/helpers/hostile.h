@@ -113,6 +113,21 @@ struct pino {
 	uint32_t u;
 };
 
+/* One dirent as the bytes hold it. */
+struct pent {
+	uint64_t pos;     /* image offset of the dirent */
+	uint64_t cookie;  /* its readdir position: block * blksz + index * 12 */
+	uint64_t nid;
+	uint64_t namepos; /* image offset of its name */
+	char name[256];
+	size_t len;
+};
+
+struct plist {
+	struct pent v[8192];
+	size_t n;
+};
+
 void p_open(struct pimg *p, const uint8_t *d, size_t len);
 void p_iget(const struct pimg *p, uint64_t nid, struct pino *ino);
 /* Image offset of data byte @off of a flat (plain or inline) inode. */
@@ -121,6 +136,10 @@ uint64_t p_dataoff(const struct pimg *p, const struct pino *ino, uint64_t off);
 bool p_lookup(const struct pimg *p, const struct pino *dir, const char *name, uint64_t *nid,
 	      uint64_t *dpos);
 void p_path(const struct pimg *p, const char *path, struct pino *out, uint64_t *dpos);
+/* Every dirent of directory @dir (a flat one), in block order. */
+void p_list(const struct pimg *p, const struct pino *dir, struct plist *l);
+/* Store @size as the i_size of @ino in the image bytes @d. */
+void p_set_size(uint8_t *d, struct pino *ino, uint64_t size);
 
 /* plain-4k.erofs copied into memory, to be patched by hand. */
 struct patched {
