@@ -15,35 +15,15 @@
 
 #include <erofs_share/erofs_share.h>
 
+#include "helpers/domain.h"
 #include "helpers/fixtures.h"
 #include "helpers/manifest.h"
 
-/* Every fixture of the common tree that needs no extra device (shared-a and
- * shared-b: test_noreuse_keeps_shared_objects). */
+/* Every fixture of the common tree (shared-a and shared-b:
+ * test_noreuse_keeps_shared_objects). */
 #define FIX_ALL FX_COMMON_TREE
-#define FIX_NONE FX_MULTIDEV
-
-static eshare_domain *domain(unsigned policy)
-{
-	struct eshare_domain_opts o = ESHARE_DOMAIN_OPTS_INIT;
-	eshare_domain *d;
-
-	o.policy = policy;
-	o.cache_bytes = 64 << 20;
-	ck_assert_int_eq(eshare_domain_create(&d, &o), 0);
-	return d;
-}
-
-static eshare_image *attach(eshare_domain *d, const char *name)
-{
-	char *p;
-	eshare_image *img;
-
-	ck_assert_int_ge(asprintf(&p, "%s/%s.erofs", ESHARE_FIXTURES, name), 0);
-	ck_assert_int_eq(eshare_image_open_path(&img, d, p, NULL), 0);
-	free(p);
-	return img;
-}
+#define FIX_NONE 0u
+#define CACHE_BYTES (64u << 20)
 
 static struct eshare_stats stats(eshare_domain *d)
 {
@@ -113,15 +93,15 @@ START_TEST(test_noreuse_reads_what_the_kernel_shows)
 
 	ck_assert_int_eq(manifest_load(&m, name), 0);
 	/* the cached path, for the decoded bytes to compare with */
-	d = domain(ESHARE_SHARE_OFF);
-	img = attach(d, name);
+	d = dom_new(ESHARE_SHARE_OFF, CACHE_BYTES);
+	img = dom_attach_path(d, name);
 	read_all(img, &m, false, 4096, name);
 	cached_decoded = stats(d).decompressed_bytes;
 	eshare_image_detach(img);
 	ck_assert_int_eq(eshare_domain_close(d), 0);
 
-	d = domain(ESHARE_SHARE_OFF);
-	img = attach(d, name);
+	d = dom_new(ESHARE_SHARE_OFF, CACHE_BYTES);
+	img = dom_attach_path(d, name);
 	read_all(img, &m, true, 4096, name);
 	uncached_decoded = stats(d).decompressed_bytes;
 	ck_assert_uint_eq(stats(d).cached_data_bytes, 0);
@@ -141,8 +121,9 @@ END_TEST
 START_TEST(test_noreuse_keeps_shared_objects)
 {
 	struct manifest ma, mb;
-	eshare_domain *d = domain(ESHARE_SHARE_VERIFY);
-	eshare_image *a = attach(d, "shared-a"), *b = attach(d, "shared-b");
+	eshare_domain *d = dom_new(ESHARE_SHARE_VERIFY, CACHE_BYTES);
+	eshare_image *a = dom_attach_path(d, "shared-a");
+	eshare_image *b = dom_attach_path(d, "shared-b");
 	eshare_inode *ino;
 	struct eshare_stats st;
 

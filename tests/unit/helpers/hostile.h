@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the hostile-input tests share (test_hostile.c, test_format_*.c):
+ * What the hostile-input tests share (test_hostile.c, test_format_*.c,
+ * test_walks.c):
  * the fixtures in memory, a record of the case running (printed if the
  * process dies), attaching possibly damaged bytes from memory and walking
  * them with helpers/walk.c, a tiny parser of flat images that is
