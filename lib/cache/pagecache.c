@@ -301,18 +301,28 @@ int pc_read(struct pc_cache *c, uint64_t obj, uint64_t index, uint32_t off, uint
 		return -EINVAL;
 
 	pthread_mutex_lock(&s->lock);
-	p = pc_ht_find(s, h, obj, index);
-	if (p && p->state == PC_COMPLETE) {
-		pc_shard_hit(c, s, p);
-		page_pin(p);
-		stat_add(&s->st.hits, 1);
+	for (;;) {
+		p = pc_ht_find(s, h, obj, index);
+		if (p && p->state == PC_COMPLETE) {
+			pc_shard_hit(c, s, p);
+			page_pin(p);
+			stat_add(&s->st.hits, 1);
+			pthread_mutex_unlock(&s->lock);
+			if (len)
+				copy_out(dst, p->data + off, len);
+			pc_page_unpin(c, p);
+			if (hit)
+				*hit = true;
+			return 0;
+		}
+		/* a page for the fill at hand, or grow the pool unlocked and look again */
+		if (pc_spares_take(c, s))
+			break;
 		pthread_mutex_unlock(&s->lock);
-		if (len)
-			copy_out(dst, p->data + off, len);
-		pc_page_unpin(c, p);
-		if (hit)
-			*hit = true;
-		return 0;
+		rc = pc_spares_grow(c, s);
+		pthread_mutex_lock(&s->lock);
+		if (rc)
+			break;		/* a waiter needs no page; a filler fails below */
 	}
 	stat_add(&s->st.misses, 1);
 
@@ -369,10 +379,19 @@ int pc_put(struct pc_cache *c, uint64_t obj, uint64_t index, const void *data, u
 
 	/* Fills often put pages that are cached already: skip the copy. */
 	pthread_mutex_lock(&s->lock);
-	cur = pc_ht_find(s, h, obj, index);
-	if (cur && (cur->state == PC_COMPLETE || (!complete && cur->valid >= valid))) {
+	for (;;) {
+		cur = pc_ht_find(s, h, obj, index);
+		if (cur && (cur->state == PC_COMPLETE || (!complete && cur->valid >= valid))) {
+			pthread_mutex_unlock(&s->lock);
+			return 0;
+		}
+		if (pc_spares_take(c, s))
+			break;
 		pthread_mutex_unlock(&s->lock);
-		return 0;
+		rc = pc_spares_grow(c, s);
+		pthread_mutex_lock(&s->lock);
+		if (rc)
+			break;
 	}
 	p = pc_page_get(c, s, obj, index, h);
 	pthread_mutex_unlock(&s->lock);

@@ -252,7 +252,19 @@ unsigned int pc_clamp_bits(unsigned int b, unsigned int max);
 void pc_pool_free(struct pc_pool *pl);
 /* Page memory kept from destroyed caches for the next ones (tests, stats). */
 uint64_t pc_mem_reserve_bytes(void);
-/* A page for key (@obj, @index, @h), one reference held; NULL if out of memory. */
+/*
+ * Whether @s has a spare page, taking some from the pool if it has them
+ * without growing (the shard lock is held).  If not, drop the shard lock,
+ * call pc_spares_grow() (0 or -ENOMEM; it takes the lock to add them) and
+ * look again: the pool never maps and faults in a chunk, which may take
+ * milliseconds, with a shard locked.
+ */
+bool pc_spares_take(struct pc_cache *c, struct pc_shard *s);
+int pc_spares_grow(struct pc_cache *c, struct pc_shard *s);
+/*
+ * A page for key (@obj, @index, @h), one reference held; NULL if out of
+ * memory or if pc_spares_take() would have said no.
+ */
 struct pc_page *pc_page_get(struct pc_cache *c, struct pc_shard *s, uint64_t obj,
 			    uint64_t index, uint64_t h);
 /* @p has no reference left: keep it as a spare, or give spares back to the pool. */

@@ -251,8 +251,11 @@ static int pool_grow(struct pc_pool *pl, uint32_t want)
 	return 0;
 }
 
-/* Move up to @want pages (at least one unless out of memory) onto *@list. */
-static uint32_t pool_take(struct pc_pool *pl, uint32_t want, struct pc_page **list)
+/*
+ * Move up to @want pages onto *@list: at least one unless out of memory,
+ * or, if not @grow, unless the pool has no page left without growing.
+ */
+static uint32_t pool_take(struct pc_pool *pl, uint32_t want, struct pc_page **list, bool grow)
 {
 	uint32_t got = 0, k;
 	struct pc_page *p;
@@ -272,7 +275,7 @@ static uint32_t pool_take(struct pc_pool *pl, uint32_t want, struct pc_page **li
 			got += k;
 		}
 		/* on failure we make do with what we got */
-		if (got || pool_grow(pl, want - got))
+		if (got || !grow || pool_grow(pl, want - got))
 			break;
 	}
 	pthread_mutex_unlock(&pl->lock);
@@ -310,13 +313,36 @@ void pc_pool_free(struct pc_pool *pl)
 
 /* ---- pages of a shard: the shard lock is held ---- */
 
+bool pc_spares_take(struct pc_cache *c, struct pc_shard *s)
+{
+	if (!s->spare)
+		s->nspare += pool_take(&c->pool, s->spare_max, &s->spare, false);
+	return s->spare != NULL;
+}
+
+int pc_spares_grow(struct pc_cache *c, struct pc_shard *s)
+{
+	struct pc_page *list = NULL, *last;
+	uint32_t got = pool_take(&c->pool, s->spare_max, &list, true);
+
+	if (!got)
+		return -ENOMEM;
+	for (last = list; last->next; last = last->next)
+		;
+	pthread_mutex_lock(&s->lock);
+	last->next = s->spare;
+	s->spare = list;
+	s->nspare += got;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 struct pc_page *pc_page_get(struct pc_cache *c, struct pc_shard *s, uint64_t obj,
 			    uint64_t index, uint64_t h)
 {
 	struct pc_page *p;
 
-	if (!s->spare)
-		s->nspare += pool_take(&c->pool, s->spare_max, &s->spare);
+	pc_spares_take(c, s);
 	p = s->spare;
 	if (!p)
 		return NULL;
