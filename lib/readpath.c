@@ -19,7 +19,8 @@
  * Tails.  Given a tail store, the last page of a file whose size is not
  * a multiple of the page size (its tail) is held there, packed, instead
  * of as a page: a read of it looks there first, and a miss fills the page
- * as any other (proof included) and puts its valid bytes there.  Every
+ * as any other (proof included) and puts its valid bytes there; of the
+ * readers that miss it at once one fills, the others wait.  Every
  * put of that page (read-ahead, pages an extent produced, partial
  * prefixes) goes there too, so it never takes a page of the cache.
  */
