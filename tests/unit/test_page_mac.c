@@ -8,7 +8,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "internal.h"
+#include "proof.h"
 
 START_TEST(test_gcm_spec_case_1)
 {

@@ -15,7 +15,11 @@
 
 #include "helpers/fixtures.h"
 #include "helpers/manifest.h"
-#include "internal.h"
+#include "domain.h"
+#include "image.h"
+#include "inode.h"
+#include "readpath.h"
+#include "share.h"
 
 /*
  * The compressed fixtures whose decoded bytes are all file data: no packed
