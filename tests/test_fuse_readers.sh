@@ -69,4 +69,21 @@ PY
 		fuse_stop "mmap-$variant" "$m"
 	done
 fi
+# The session ends while a file and a directory are open (SIGTERM: libfuse
+# detaches the mount, the kernel sends no release): the daemon gives them
+# back itself, exits 0, and leaks nothing (the sanitizer build checks).
+fuse_start held "$m" "$fix/shared-a.erofs" && {
+	f=$(cd "$m" && find . -type f | head -1)
+	exec 7<"$m/$f" 8<"$m"
+	head -c 100 <&7 >/dev/null
+	kill -TERM "$fpid"
+	wait "$fpid"
+	rc=$?
+	exec 7<&- 8<&-
+	[ "$rc" = 0 ] || fail "held: the daemon exited with $rc"
+	if grep -q "still busy" "$tmp/held.log"; then
+		fail "held: open handles were not given back at the end"
+	fi
+	sanitizer_clean "$tmp/held.log"
+}
 finish

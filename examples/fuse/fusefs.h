@@ -89,6 +89,12 @@ enum fop {
 
 #define SHARE_STRIPES 64
 
+/* What every open file or directory starts with: fs->handles' links. */
+struct fhandle {
+	struct fhandle *prev, *next;
+	bool dir;
+};
+
 struct fs {
 	eshare_domain *domain;
 	uint32_t policy;
@@ -112,6 +118,11 @@ struct fs {
 	struct htab by_share;	/* struct node, share_next */
 	uint64_t nodes;
 	int64_t root_mtime;
+	/*
+	 * Files and directories open now (under lock): a release the kernel
+	 * had not sent when the session ended is done by fs_destroy().
+	 */
+	struct fhandle *handles;
 
 	atomic_ullong served[FOP_COUNT];
 	atomic_ullong failed[FOP_COUNT];

@@ -701,9 +701,24 @@ int fs_init(struct fs *fs)
 	return 0;
 }
 
+struct open_file;
+struct open_dir;
+static void op_release_file(struct fs *fs, struct open_file *of);
+static void close_dir(struct fs *fs, struct open_dir *od);
+
 void fs_destroy(struct fs *fs)
 {
 	size_t i;
+
+	/* What the kernel had open when the session ended: it sends no release now. */
+	while (fs->handles) {
+		struct fhandle *h = fs->handles;
+
+		if (h->dir)
+			close_dir(fs, (struct open_dir *)h);
+		else
+			op_release_file(fs, (struct open_file *)h);
+	}
 
 	/* Every node, then every image left. */
 	for (i = 0; fs->by_id.b && i <= fs->by_id.mask; i++) {
@@ -1042,12 +1057,40 @@ static void op_readlink(fuse_req_t req, fuse_ino_t id)
  * images, any of their inodes that is still in the node's shared object.
  */
 struct open_file {
+	struct fhandle h;	/* first: fs->handles links it */
 	struct node *n;
 	pthread_mutex_t lock;
 	eshare_inode *ino;	/* the member it reads through (referenced) */
 	uint64_t object;	/* the object @ino was last found in (0: not yet) */
 	uint64_t failures;	/* @ino's image's verify_failures before that */
 };
+
+/* An open directory: its inode, NULL for the mount's root. */
+struct open_dir {
+	struct fhandle h;	/* first: fs->handles links it */
+	eshare_inode *ino;
+};
+
+static void handle_link_locked(struct fs *fs, struct fhandle *h)
+{
+	h->prev = NULL;
+	h->next = fs->handles;
+	if (fs->handles)
+		fs->handles->prev = h;
+	fs->handles = h;
+}
+
+static void handle_unlink(struct fs *fs, struct fhandle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		fs->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&fs->lock);
+}
 
 /* The verify failures of @ino's image so far (it only grows). */
 static uint64_t member_failures(eshare_inode *ino)
@@ -1157,6 +1200,7 @@ static void op_release_file(struct fs *fs, struct open_file *of)
 	eshare_inode *ino = NULL, *root = NULL;
 	struct node *n = of->n;
 
+	handle_unlink(fs, &of->h);
 	eshare_inode_put(of->ino);
 	pthread_mutex_destroy(&of->lock);
 	free(of);
@@ -1194,6 +1238,8 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		of->n = n;
 		of->ino = eshare_inode_get(n->ino);
 		n->opens++;
+		pthread_mutex_init(&of->lock, NULL);
+		handle_link_locked(fs, &of->h);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (err) {
@@ -1202,7 +1248,6 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		return;
 	}
 	member_advise(fs, of->ino);
-	pthread_mutex_init(&of->lock, NULL);
 	fi->fh = (uint64_t)(uintptr_t)of;
 	if (fs->direct_io) {
 		fi->direct_io = 1;
@@ -1353,12 +1398,20 @@ static void op_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+static void close_dir(struct fs *fs, struct open_dir *od)
+{
+	handle_unlink(fs, &od->h);
+	eshare_inode_put(od->ino);
+	free(od);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 	struct node *n = get_node(fs, id);
 	bool removed;
 	eshare_inode *ino;
+	struct open_dir *od;
 
 	if (!n) {
 		reply_err(req, FOP_OPENDIR, -ESTALE);
@@ -1370,19 +1423,30 @@ static void op_opendir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		reply_err(req, FOP_OPENDIR, -ENOENT);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)ino;	/* NULL for the mount's root */
+	od = calloc(1, sizeof(*od));
+	if (!od) {
+		eshare_inode_put(ino);
+		reply_err(req, FOP_OPENDIR, -ENOMEM);
+		return;
+	}
+	od->ino = ino;
+	od->h.dir = true;
+	pthread_mutex_lock(&fs->lock);
+	handle_link_locked(fs, &od->h);
+	pthread_mutex_unlock(&fs->lock);
+	fi->fh = (uint64_t)(uintptr_t)od;
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	count_ok(fs, FOP_OPENDIR);
 	if (fuse_reply_open(req, fi))
-		eshare_inode_put(ino);
+		close_dir(fs, od);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 
-	eshare_inode_put((eshare_inode *)(uintptr_t)fi->fh);
+	close_dir(fs, (struct open_dir *)(uintptr_t)fi->fh);
 	count_ok(fs, FOP_RELEASEDIR);
 	fuse_reply_err(req, 0);
 }
@@ -1495,7 +1559,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 	int r;
 
 	db.dir = get_node(fs, id);
-	db.dino = (eshare_inode *)(uintptr_t)fi->fh;
+	db.dino = ((struct open_dir *)(uintptr_t)fi->fh)->ino;
 	if (!db.dir) {
 		reply_err(req, op, -ESTALE);
 		return;

@@ -129,6 +129,9 @@ fuse_stop() {
 		fail "$name: the daemon exited with $rc"
 		tail -20 "$tmp/$name.log"
 	fi
+	if grep -q "still busy" "$tmp/$name.log"; then
+		fail "$name: the daemon ended with files or directories not given back"
+	fi
 	sanitizer_clean "$tmp/$name.log"
 }
 
