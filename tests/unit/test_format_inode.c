@@ -220,14 +220,5 @@ static Suite *make_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	hostile_init("test_format_inode");
-	sr = srunner_create(make_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	hostile_exit();
-	return failed ? 1 : 0;
+	return hostile_main("test_format_inode", make_suite());
 }

@@ -451,3 +451,17 @@ void hostile_exit(void)
 	}
 	nhfixtures = 0;
 }
+
+int hostile_main(const char *prog, Suite *suite)
+{
+	SRunner *sr;
+	int failed;
+
+	hostile_init(prog);
+	sr = srunner_create(suite);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	hostile_exit();
+	return failed ? 1 : 0;
+}

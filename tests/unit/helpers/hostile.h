@@ -64,6 +64,9 @@ extern uint64_t log_lines;
  */
 void hostile_init(const char *prog);
 void hostile_exit(void);
+/* hostile_init(@prog), run @suite, hostile_exit(): a test's main(). */
+struct Suite;
+int hostile_main(const char *prog, struct Suite *suite);
 /* The fixture named "NAME.erofs" (fails the test if missing). */
 const struct hfix *hfix_named(const char *name);
 /* ESHARE_HOSTILE_ONLY=NAME skips every other fixture. */
