@@ -90,7 +90,7 @@ int eshare_backend_size(eshare_backend *be, uint64_t *out)
 	return 0;
 }
 
-static ssize_t call_pread(eshare_backend *be, void *buf, size_t len, uint64_t off)
+ssize_t eshare_backend_call_pread(eshare_backend *be, void *buf, size_t len, uint64_t off)
 {
 	bool serial = be->ops.flags & ESHARE_BACKEND_F_SERIAL;
 	ssize_t n;
@@ -124,7 +124,7 @@ int eshare_backend_read(eshare_backend *be, void *buf, size_t len, uint64_t off)
 	if (!be || (!buf && len))
 		return -EINVAL;
 	while (len) {
-		ssize_t n = call_pread(be, p, len, off);
+		ssize_t n = eshare_backend_call_pread(be, p, len, off);
 
 		if (n < 0)
 			return n == -EINTR ? -EIO : (int)n;

@@ -20,6 +20,8 @@ struct eshare_backend {
 #include "util/abi.h" /* eshare_copy_struct() */
 
 /* Record the device a backend holds (copied). 0 or -ENOMEM. */
+/* One call of the method, under the backend's lock if it set ESHARE_BACKEND_F_SERIAL. */
+ssize_t eshare_backend_call_pread(eshare_backend *be, void *buf, size_t len, uint64_t off);
 int eshare_backend_set_device_path(eshare_backend *be, const char *path);
 
 /* file.c, shared with fd.c: wrap an open descriptor; @owned: close it at

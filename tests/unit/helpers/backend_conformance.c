@@ -193,21 +193,6 @@ static void end(struct bc_run *r)
 
 /* ---- one range, three ways ---- */
 
-/* The method itself, one call; under the backend's lock if it asked to be
- * called serially, as the library does. */
-static ssize_t raw_pread(eshare_backend *be, void *buf, size_t len, uint64_t off)
-{
-	bool serial = be->ops.flags & ESHARE_BACKEND_F_SERIAL;
-	ssize_t n;
-
-	if (serial)
-		pthread_mutex_lock(&be->serial);
-	n = be->ops.pread(be->handle, buf, len, off);
-	if (serial)
-		pthread_mutex_unlock(&be->serial);
-	return n;
-}
-
 /* What a read of [off, off + len) must give: the bytes it may return. */
 static size_t expect_avail(const struct bc_run *r, uint64_t off, size_t len)
 {
@@ -245,7 +230,7 @@ static const char *check_range(const struct bc_run *r, uint64_t off, size_t len,
 		return "out of memory";
 	/* the method: everything there is up to len, nothing past the buffer */
 	memset(buf, 0xa5, len + CANARY);
-	n = raw_pread(r->be, buf, len, off);
+	n = eshare_backend_call_pread(r->be, buf, len, off);
 	if (n < 0 || (size_t)n != avail)
 		bad = "the method returned a wrong count";
 	else if (memcmp(buf, r->ref + (avail ? off : 0), avail))
@@ -453,7 +438,7 @@ START_TEST(bc_errors)
 		CHECK_RANGE(&r, 0, 100, 2);
 		rc = r.t->fault(r.be, r.path, r.t->user);
 		ck_assert_int_lt(rc, 0);
-		ck_assert_int_eq(raw_pread(r.be, buf, 100, 0), rc);
+		ck_assert_int_eq(eshare_backend_call_pread(r.be, buf, 100, 0), rc);
 		ck_assert_int_eq(eshare_backend_read(r.be, buf, 100, 0), rc);
 		ck_assert_int_eq(eshare_backend_readv(r.be, iov, 1, 0), rc);
 		ck_assert_int_eq(eshare_backend_read(r.be, buf, 1, r.size - 1), rc);
