@@ -386,6 +386,11 @@ int cli_image_open(struct cli_ctx *ctx, const char *path)
 
 	ctx->image_path = path;
 	dopts.id = "erofs-share";
+	/*
+	 * One image whose every byte a command reads at most once: sharing
+	 * could save nothing, and finding twins would hash files first.
+	 */
+	dopts.policy = ESHARE_SHARE_OFF;
 	dopts.log = log_to_stderr;
 	dopts.log_user = ctx;
 	ret = eshare_domain_create(&ctx->domain, &dopts);
