@@ -40,6 +40,7 @@ struct extract {
 	char *buf;
 	bool root;			/* may chown, mknod devices, set any xattr */
 	bool full_fs;			/* ENOSPC or EDQUOT met: stop */
+	bool inherits;			/* the destination has a default ACL */
 	int error;			/* the first error met */
 };
 
@@ -164,7 +165,28 @@ static bool is_acl(const char *name)
 	       !strcmp(name, "system.posix_acl_default");
 }
 
-static int set_xattrs(struct extract *x, const struct esc_entry *n)
+/* lsetxattr(), or fsetxattr() on @fd when it is not -1 */
+static int set_xattr(struct extract *x, int fd, const char *name, const void *v, size_t len)
+{
+	return fd < 0 ? lsetxattr(x->full.p, name, v, len, 0) : fsetxattr(fd, name, v, len, 0);
+}
+
+/* Remove ACL @name that the new entry may have inherited: 0 or an error. */
+static int drop_acl(struct extract *x, const struct esc_entry *n, int fd, const char *name)
+{
+	char what[64];
+
+	if (!x->inherits)
+		return 0;	/* nothing to inherit from: no system call per entry */
+	if (!(fd < 0 ? lremovexattr(x->full.p, name) : fremovexattr(fd, name)) ||
+	    errno == ENODATA || errno == EOPNOTSUPP)
+		return 0;
+	snprintf(what, sizeof(what), "lremovexattr %s", name);
+	return sys_fail(x, n, what);
+}
+
+/* The image's xattrs of @n, set on the new entry (by path, or on @fd). */
+static int set_xattrs(struct extract *x, const struct esc_entry *n, int fd)
 {
 	bool lnk = S_ISLNK(n->st->mode), had_access = false, had_default = false;
 	struct cli_xattrs xa;
@@ -188,7 +210,7 @@ static int set_xattrs(struct extract *x, const struct esc_entry *n)
 		if (!x->root && strncmp(name, "user.", 5) && !is_acl(name))
 			continue;
 		/* ACLs go in verbatim: the kernel shows the image's raw values too. */
-		if (lsetxattr(x->full.p, name, xa.v[i].value, xa.v[i].vlen, 0)) {
+		if (set_xattr(x, fd, name, xa.v[i].value, xa.v[i].vlen)) {
 			struct cli_buf what = { 0 };
 
 			cli_buf_add(&what, "lsetxattr ", 10);
@@ -202,38 +224,46 @@ static int set_xattrs(struct extract *x, const struct esc_entry *n)
 	 * An entry created below a directory with a default ACL (the user's
 	 * destination may have one) inherits ACLs the image does not hold.
 	 */
-	if (!lnk && !had_access && lremovexattr(x->full.p, "system.posix_acl_access") &&
-	    errno != ENODATA && errno != EOPNOTSUPP)
-		ret = sys_fail(x, n, "lremovexattr system.posix_acl_access");
+	if (!lnk && !had_access && drop_acl(x, n, fd, "system.posix_acl_access"))
+		ret = -EIO;
 	if (S_ISDIR(n->st->mode) && !had_default &&
-	    lremovexattr(x->full.p, "system.posix_acl_default") && errno != ENODATA &&
-	    errno != EOPNOTSUPP)
-		ret = sys_fail(x, n, "lremovexattr system.posix_acl_default");
+	    drop_acl(x, n, fd, "system.posix_acl_default"))
+		ret = -EIO;
 	return ret;
 }
 
-static int set_meta(struct extract *x, const struct esc_entry *n)
+/*
+ * Owner, xattrs, mode and times of the new entry: through @fd, the regular
+ * file just written (no path walk per call), or by path when @fd is -1.
+ */
+static int set_meta(struct extract *x, const struct esc_entry *n, int fd)
 {
 	const struct eshare_stat *st = n->st;
 	struct timespec ts[2];
 	int ret = 0;
 
-	if (x->root && lchown(x->full.p, st->uid, st->gid))
+	if (x->root && (fd < 0 ? lchown(x->full.p, st->uid, st->gid) :
+				 fchown(fd, st->uid, st->gid)))
 		ret = sys_fail(x, n, "lchown");
-	if (set_xattrs(x, n))
+	if (set_xattrs(x, n, fd))
 		ret = -EIO;
 	/* After chown, which cleared setuid/setgid; symlinks have no mode of their own. */
-	if (!S_ISLNK(st->mode) && chmod(x->full.p, st->mode & 07777))
+	if (!S_ISLNK(st->mode) && (fd < 0 ? chmod(x->full.p, st->mode & 07777) :
+					    fchmod(fd, st->mode & 07777)))
 		ret = sys_fail(x, n, "chmod");
 	ts[0].tv_sec = (time_t)(st->mtime_sec + st->mtime_nsec / 1000000000u);
 	ts[0].tv_nsec = (long)(st->mtime_nsec % 1000000000u);
 	ts[1] = ts[0];
-	if (utimensat(AT_FDCWD, x->full.p, ts, AT_SYMLINK_NOFOLLOW))
+	if (fd < 0 ? utimensat(AT_FDCWD, x->full.p, ts, AT_SYMLINK_NOFOLLOW) : futimens(fd, ts))
 		ret = sys_fail(x, n, "utimensat");
 	return ret;
 }
 
-static int make_node(struct extract *x, const struct esc_entry *n)
+/*
+ * Create @n.  A regular file gets its metadata through its descriptor, and
+ * the result in *@meta; other types leave *@meta at 1 (not set yet).
+ */
+static int make_node(struct extract *x, const struct esc_entry *n, int *meta)
 {
 	const struct eshare_stat *st = n->st;
 	char *target;
@@ -246,12 +276,16 @@ static int make_node(struct extract *x, const struct esc_entry *n)
 		if (fd < 0)
 			return sys_fail(x, n, "create");
 		ret = write_content(x, n, fd);
-		if (close(fd) && !ret)
-			ret = sys_fail(x, n, "close");
 		/* No half-written file is left to pass for the image's. */
-		if (ret)
+		if (ret) {
+			close(fd);
 			unlink(x->full.p);
-		return ret;
+			return ret;
+		}
+		*meta = set_meta(x, n, fd);
+		if (close(fd))
+			return sys_fail(x, n, "close");
+		return 0;
 	case S_IFLNK:
 		ret = cli_readlink(x->ctx, n->ino, n->path, n->pathlen, &target, &tlen);
 		if (ret) {
@@ -286,7 +320,7 @@ static int extract_pre(void *user, const struct esc_entry *n)
 	struct extract *x = user;
 	const struct eshare_stat *st = n->st;
 	size_t slot = SIZE_MAX;
-	int ret;
+	int ret, meta = 1;
 
 	if (x->full_fs)
 		return ESC_WALK_STOP;
@@ -325,7 +359,7 @@ static int extract_pre(void *user, const struct esc_entry *n)
 			return x->full_fs ? ESC_WALK_STOP : ret;
 		}
 	}
-	ret = make_node(x, n);
+	ret = make_node(x, n, &meta);
 	if (ret)
 		return x->full_fs ? ESC_WALK_STOP : ret;
 	/* Only a name that was really created can be linked to. */
@@ -333,8 +367,9 @@ static int extract_pre(void *user, const struct esc_entry *n)
 		x->linkpaths[slot] = cli_malloc(x->full.len + 1);
 		memcpy(x->linkpaths[slot], x->full.p, x->full.len + 1);
 	}
-	ret = set_meta(x, n);
-	return x->full_fs ? ESC_WALK_STOP : ret;
+	if (meta > 0)
+		meta = set_meta(x, n, -1);
+	return x->full_fs ? ESC_WALK_STOP : meta;
 }
 
 /* A directory's metadata once its contents are made, also when stopping. */
@@ -343,7 +378,19 @@ static int extract_post(void *user, const struct esc_entry *n)
 	struct extract *x = user;
 
 	full_path(x, n);
-	return set_meta(x, n);
+	return set_meta(x, n, -1);
+}
+
+/*
+ * Whether entries made in @dir inherit ACLs: only from its default ACL, as
+ * every directory below it gets the image's ACLs after its contents are
+ * made.  An error other than "none" or "not supported" counts as yes.
+ */
+static bool inherits_acl(const char *dir)
+{
+	if (lgetxattr(dir, "system.posix_acl_default", NULL, 0) >= 0)
+		return true;
+	return errno != ENODATA && errno != EOPNOTSUPP;
 }
 
 /* The destination must be empty, so nothing in it can redirect our writes. */
@@ -353,8 +400,10 @@ static int prepare_dest(struct extract *x, const char *dir)
 	DIR *d;
 	int ret = 0;
 
-	if (mkdir(dir, 0700) == 0)
+	if (mkdir(dir, 0700) == 0) {
+		x->inherits = inherits_acl(dir);
 		return 0;
+	}
 	if (errno != EEXIST) {
 		ret = -errno;
 		cli_err(x->ctx, "%s: cannot create: %s", dir, strerror(-ret));
@@ -374,6 +423,7 @@ static int prepare_dest(struct extract *x, const char *dir)
 		}
 	}
 	closedir(d);
+	x->inherits = inherits_acl(dir);
 	return ret;
 }
 

@@ -172,6 +172,45 @@ else
 	bad "losetup of multidev.erofs failed"
 fi
 
+# A destination whose parent has a default ACL: what extract creates would
+# inherit ACLs the image does not hold; it must remove them, and the tree
+# must still equal the kernel's.
+acl_fix=inode-compact
+mnt=$tmp/mnt-acl
+out=$tmp/out-acl
+mkdir -p "$mnt" "$out"
+if mount -t erofs -o ro "$fix/$acl_fix.erofs" "$mnt"; then
+	mounts+=("$mnt")
+	if mount -t tmpfs -o size=64m,mode=0700 tmpfs "$out"; then
+		mounts+=("$out")
+		mkdir "$out/parent"
+		# system.posix_acl_default: version 2; user::rwx, user:65534:rwx,
+		# group::r-x, mask::rwx, other::r-x
+		if python3 -c '
+import os, struct, sys
+v = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i) for t, p, i in
+	((1, 7, 0xffffffff), (2, 7, 65534), (4, 5, 0xffffffff), (0x10, 7, 0xffffffff),
+	 (0x20, 5, 0xffffffff)))
+os.setxattr(sys.argv[1], "system.posix_acl_default", v)' "$out/parent" 2>"$tmp/err"; then
+			if "$bin" extract "$fix/$acl_fix.erofs" "$out/parent/tree" 2>"$tmp/err" &&
+			   python3 "$treecmp" "$mnt" "$out/parent/tree" >"$tmp/cmp" 2>&1; then
+				ok
+			else
+				bad "extract below a default ACL differs from the kernel mount:"
+				head -n 15 "$tmp/err" "$tmp/cmp"
+			fi
+		else
+			echo "note: this tmpfs takes no ACL ($(head -c 200 "$tmp/err")): inheritance not checked"
+		fi
+		umount_last || bad "umount $out"
+	else
+		bad "cannot mount a tmpfs for the ACL check"
+	fi
+	umount_last || bad "umount $mnt"
+else
+	bad "$acl_fix: the kernel did not mount it"
+fi
+
 # Extraction refuses a destination that is not empty.
 mkdir -p "$tmp/full"
 touch "$tmp/full/x"
