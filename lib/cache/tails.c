@@ -17,13 +17,16 @@
  * store's own objects; tl_stats reports them so that a caller can tell
  * the store's reads from its own.
  *
- * Space.  A packed page counts its live bytes; when more than
- * TL_DEAD_MAX of them are dead its live records are copied to the open
- * page (from the cache, or forgotten if it evicted the page) and it is
- * dropped.  At most TL_CLEAN_STEP pages are moved per call, so a call's
- * work stays bounded; a page waiting on the clean list is moved by a later
- * call.  Pages the cache evicted unseen are found by a sweep when a
- * shard's packed pages double.
+ * Space.  A packed page counts its live bytes; one with more than
+ * TL_DEAD_MAX of them dead waits on the clean lists, one list per eighth
+ * of a page of live bytes.  When the dead bytes of a shard's packed pages
+ * pass 1/TL_DEAD_SHARE of them, the emptiest waiting pages have their live
+ * records copied to the open page (from the cache, or forgotten if it
+ * evicted the page) and are dropped: moving few bytes frees a page, and a
+ * page whose records all go meanwhile (an image detached) is freed with
+ * nothing moved.  At most TL_CLEAN_STEP pages are moved per call, so a
+ * call's work stays bounded.  Pages the cache evicted unseen are found by
+ * a sweep when a shard's packed pages double.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +40,8 @@
 #define TL_SHARD_BUDGET_PAGES 256u /* a shard per 256 pages of budget, at least one */
 #define TL_PARTIALS 2u             /* partial prefixes per shard */
 #define TL_DEAD_MAX (PC_PAGE_SIZE / 32)
+#define TL_DEAD_SHARE 64u
+#define TL_BUCKETS 8u
 #define TL_CLEAN_STEP 8u
 #define TL_SWEEP_MIN 64u
 #define TL_TABLE_MIN 64u
@@ -62,11 +67,12 @@ struct tl_rec {
 
 struct tl_page {
 	struct tl_page *next, *prev; /* the shard's packed pages */
-	struct tl_page *cnext;       /* the clean list */
+	struct tl_page *cnext, *cprev; /* its clean list */
 	struct tl_seg *segs;
 	uint64_t pcobj; /* its page-cache object once packed; 0 while open */
 	uint32_t live;  /* bytes of its segments */
-	bool queued;    /* on the clean list */
+	uint8_t bucket; /* which clean list, while queued */
+	bool queued;    /* on a clean list */
 	bool dying;     /* being dropped: no queueing */
 };
 
@@ -85,8 +91,9 @@ struct tl_shard {
 	uint32_t open_used;
 	struct tl_page packed; /* list head */
 	uint64_t npacked, sweep_at;
+	uint64_t packed_live; /* live bytes of the packed pages */
 	bool sweeping; /* pages are not freed but queued meanwhile */
-	struct tl_page *clean;
+	struct tl_page *clean[TL_BUCKETS]; /* by live bytes, emptiest first */
 	uint8_t *scratch[2]; /* pages for moving records */
 	struct tl_partial partial[TL_PARTIALS];
 	unsigned partial_next;
@@ -181,16 +188,41 @@ static void seg_link(struct tl_seg *g, struct tl_page *p)
 	p->live += g->len;
 }
 
+static void clean_unlink(struct tl_shard *s, struct tl_page *p)
+{
+	if (p->cprev)
+		p->cprev->cnext = p->cnext;
+	else
+		s->clean[p->bucket] = p->cnext;
+	if (p->cnext)
+		p->cnext->cprev = p->cprev;
+	p->cnext = p->cprev = NULL;
+	p->queued = false;
+}
+
+/* Put @p on the clean list of its live bytes (it may be on another). */
+static void clean_link(struct tl_shard *s, struct tl_page *p)
+{
+	uint8_t b = (uint8_t)(p->live / (PC_PAGE_SIZE / TL_BUCKETS));
+
+	if (p->queued && p->bucket == b)
+		return;
+	if (p->queued)
+		clean_unlink(s, p);
+	p->bucket = b;
+	p->cprev = NULL;
+	p->cnext = s->clean[b];
+	if (p->cnext)
+		p->cnext->cprev = p;
+	s->clean[b] = p;
+	p->queued = true;
+}
+
 static void page_free(struct tl_store *t, struct tl_shard *s, struct tl_page *p)
 {
-	if (p->queued) {
-		for (struct tl_page **pp = &s->clean; *pp; pp = &(*pp)->cnext) {
-			if (*pp == p) {
-				*pp = p->cnext;
-				break;
-			}
-		}
-	}
+	if (p->queued)
+		clean_unlink(s, p);
+	s->packed_live -= p->live;
 	p->prev->next = p->next;
 	p->next->prev = p->prev;
 	s->npacked--;
@@ -211,11 +243,8 @@ static void page_lost(struct tl_store *t, struct tl_shard *s, struct tl_page *p)
 		page_free(t, s, p);
 		return;
 	}
-	if (PC_PAGE_SIZE - p->live > TL_DEAD_MAX && !p->queued) {
-		p->queued = true;
-		p->cnext = s->clean;
-		s->clean = p;
-	}
+	if (PC_PAGE_SIZE - p->live > TL_DEAD_MAX)
+		clean_link(s, p);
 }
 
 /* Unlink and free @r (it must be in the index). */
@@ -233,6 +262,8 @@ static void rec_remove(struct tl_store *t, struct tl_shard *s, struct tl_rec *r)
 		if (g->pnext)
 			g->pnext->pprev = g->pprev;
 		g->page->live -= g->len;
+		if (g->page->pcobj)
+			s->packed_live -= g->len;
 	}
 	for (uint32_t i = 0; i < r->nseg; i++)
 		page_lost(t, s, r->seg[i].page);
@@ -273,6 +304,7 @@ static int open_seal(struct tl_store *t, struct tl_shard *s, struct tl_page *nex
 	s->packed.prev->next = p;
 	s->packed.prev = p;
 	s->npacked++;
+	s->packed_live += p->live;
 	if (pc_put(t->c, p->pcobj, 0, s->open_buf, PC_PAGE_SIZE, true)) {
 		page_kill(t, s, p);
 		return -ENOMEM;
@@ -384,22 +416,41 @@ static void page_clean(struct tl_store *t, struct tl_shard *s, struct tl_page *p
 	page_free(t, s, p);
 }
 
-/* Bounded housekeeping after a change: move queued pages, sweep evicted ones. */
-static void shard_tidy(struct tl_store *t, struct tl_shard *s)
+/* The emptiest page waiting to be moved with live bytes under @nb eighths, or NULL. */
+static struct tl_page *clean_first(struct tl_shard *s, unsigned nb)
 {
-	for (unsigned k = 0; k < TL_CLEAN_STEP && s->clean; k++) {
-		struct tl_page *p = s->clean;
+	for (unsigned b = 0; b < nb; b++)
+		if (s->clean[b])
+			return s->clean[b];
+	return NULL;
+}
 
-		s->clean = p->cnext;
-		p->queued = false;
+/* Whether the dead bytes of the shard's packed pages are worth moving pages for. */
+static bool too_sparse(const struct tl_shard *s)
+{
+	uint64_t dead = s->npacked * PC_PAGE_SIZE - s->packed_live;
+
+	return dead > TL_DEAD_MAX && dead > s->npacked * PC_PAGE_SIZE / TL_DEAD_SHARE;
+}
+
+/*
+ * Bounded housekeeping after a change: move queued pages whose live bytes
+ * are under @nb eighths of a page, sweep evicted ones.
+ */
+static void shard_tidy(struct tl_store *t, struct tl_shard *s, unsigned nb)
+{
+	struct tl_page *p;
+
+	for (unsigned k = 0; k < TL_CLEAN_STEP && too_sparse(s) && (p = clean_first(s, nb)); k++) {
+		clean_unlink(s, p);
 		page_clean(t, s, p);
 	}
 	if (s->npacked >= s->sweep_at) {
 		s->sweeping = true;
-		for (struct tl_page *p = s->packed.next, *n; p != &s->packed; p = n) {
-			n = p->next;
-			if (!pc_contains(t->c, p->pcobj, 0))
-				page_kill(t, s, p);
+		for (struct tl_page *q = s->packed.next, *n; q != &s->packed; q = n) {
+			n = q->next;
+			if (!pc_contains(t->c, q->pcobj, 0))
+				page_kill(t, s, q);
 		}
 		s->sweeping = false;
 		s->sweep_at = s->npacked * 2 > TL_SWEEP_MIN ? s->npacked * 2 : TL_SWEEP_MIN;
@@ -541,7 +592,7 @@ static int tl_copy(struct tl_store *t, uint64_t obj, uint32_t off, uint32_t len,
 				break;
 			}
 		}
-		shard_tidy(t, s);
+		shard_tidy(t, s, TL_BUCKETS);
 		pthread_mutex_unlock(&s->lock);
 		if (count)
 			cnt_add(&s->misses, 1);
@@ -680,7 +731,7 @@ int tl_put(struct tl_store *t, uint64_t obj, const void *data, uint32_t len)
 	partial_forget(s, obj);
 	if (!rec_find(s, obj) && !dropped(t, obj))
 		rc = rec_add(t, s, obj, data, len);
-	shard_tidy(t, s);
+	shard_tidy(t, s, TL_BUCKETS);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -761,7 +812,12 @@ void tl_drop(struct tl_store *t, uint64_t obj)
 	r = rec_find(s, obj);
 	if (r)
 		rec_remove(t, s, r);
-	shard_tidy(t, s);
+	/*
+	 * Only pages nearly empty: drops come in runs (an image detached, the
+	 * private tails of files that joined shared objects), and a page half
+	 * full now may well be empty, and freed with nothing moved, soon.
+	 */
+	shard_tidy(t, s, 1);
 	pthread_mutex_unlock(&s->lock);
 }
 
