@@ -498,3 +498,49 @@ int readpath_read_uncached(struct ef_fs *fs, struct ef_inode *ei, void *buf, siz
 	}
 	return 0;
 }
+
+/* Pages read and checked at once by readpath_read_own(). */
+#define OWN_CHUNK (16u * PC_PAGE_SIZE)
+
+int readpath_read_own(struct ef_fs *fs, struct ef_inode *ei, struct read_ctx *rd, void *buf,
+		      size_t len, uint64_t off)
+{
+	const struct page_proof *pp = rd->proof;
+	uint8_t *d = buf, *tmp;
+	uint64_t pos, end;
+	int rc = 0;
+
+	if (!pp)
+		return readpath_read_uncached(fs, ei, buf, len, off);
+	tmp = malloc(OWN_CHUNK);
+	if (!tmp)
+		return -ENOMEM;
+	/* whole pages, each checked as a fill's would be, then the asked part copied */
+	pos = off & ~(uint64_t)(PC_PAGE_SIZE - 1);
+	end = off + len;
+	while (pos < end) {
+		/* up to OWN_CHUNK, to the end of the page holding the last byte asked */
+		uint64_t cend = pos + OWN_CHUNK, from = pos > off ? pos : off, to;
+
+		if (cend > end)
+			cend = ((end - 1) | (PC_PAGE_SIZE - 1)) + 1;
+		if (cend > ei->size)
+			cend = ei->size;
+		to = cend < end ? cend : end;
+		rc = readpath_read_uncached(fs, ei, tmp, (size_t)(cend - pos), pos);
+		for (uint64_t p = pos; !rc && p < cend; p += PC_PAGE_SIZE) {
+			uint64_t index = p >> PC_PAGE_SHIFT;
+
+			if (!page_proof_check(pp, index, tmp + (p - pos), page_len(ei, index))) {
+				rd->failed = true;
+				rc = -ESHARE_EPROOF;
+			}
+		}
+		if (rc)
+			break;
+		memcpy(d + (from - off), tmp + (from - pos), (size_t)(to - from));
+		pos = cend;
+	}
+	free(tmp);
+	return rc;
+}

@@ -46,5 +46,16 @@ int readpath_read(struct pc_cache *cache, struct tl_store *tails, struct ef_fs *
  */
 int readpath_read_uncached(struct ef_fs *fs, struct ef_inode *ei, void *buf, size_t len,
 			   uint64_t off);
+/*
+ * Read [off, off+len) of @ei (within its size) of @fs from the image,
+ * around the cache, as a reader of @rd's object whose wait for another
+ * member's fill failed: with a proof, every page the range touches is
+ * checked against it as a fill's would be, and one that does not match
+ * sets @rd->failed and returns -ESHARE_EPROOF, nothing copied past the
+ * pages checked.  Bytes returned are the proven ones even when the file is
+ * read under another member's name (a front end's alias of twins).
+ */
+int readpath_read_own(struct ef_fs *fs, struct ef_inode *ei, struct read_ctx *rd, void *buf,
+		      size_t len, uint64_t off);
 
 #endif
