@@ -8,9 +8,10 @@
  *
  * First, untimed, every regular file of every image is read once through
  * a throw-away OFF domain and SHA-256'd, to know the ground truth: the
- * distinct contents (fingerprint + size), unique_page_bytes (each
- * distinct content rounded up to whole pages: the least a page cache can
- * hold when everything is read), and shared_file_bytes (the bytes of the
+ * distinct contents (fingerprint + size), unique_bytes (their bytes: the
+ * least the cache, which packs tails, can hold when everything is read;
+ * cached_vs_unique compares with it), unique_page_bytes (each rounded up
+ * to whole pages: a page cache's least), and shared_file_bytes (the bytes of the
  * files whose content another file also has: what VERIFY must hash at
  * most).
  *
@@ -549,7 +550,7 @@ int main(int argc, char **argv)
 		       logical / hot_pread / 1e6, mc, hot_pread / mc, hot_open / mc,
 		       (unsigned long long)st.cached_data_bytes,
 		       (unsigned long long)st.cached_meta_bytes,
-		       unique_page_bytes ? (double)st.cached_data_bytes / unique_page_bytes : 0,
+		       unique_bytes ? (double)st.cached_data_bytes / unique_bytes : 0,
 		       (unsigned long long)st.shared_objects, (unsigned long long)st.shared_members,
 		       (unsigned long long)st.hits, (unsigned long long)st.misses,
 		       st.hits + st.misses ? (double)st.hits / (st.hits + st.misses) : 0,

@@ -337,6 +337,10 @@ static void print_json(const struct eshare_stats *st, const struct figures *fg)
 	J("cached_data_bytes", st->cached_data_bytes);
 	J("cached_meta_pages", st->cached_meta_pages);
 	J("cached_meta_bytes", st->cached_meta_bytes);
+	J("cached_tails", st->cached_tails);
+	J("cached_tail_bytes", st->cached_tail_bytes);
+	J("cached_tail_pages", st->cached_tail_pages);
+	J("tail_unpaged_bytes", st->tail_unpaged_bytes);
 	printf("\n");
 	J("shared_objects", st->shared_objects);
 	J("shared_members", st->shared_members);
@@ -380,6 +384,9 @@ static void print_table(const struct eshare_stats *st, const struct figures *fg)
 	BYTES("unique page bytes", fg->unique_page_bytes);
 	fmt_bytes(b, sizeof(b), st->cached_data_bytes);
 	ROW("cached data", "%s, %llu pages", b, (unsigned long long)st->cached_data_pages);
+	fmt_bytes(b, sizeof(b), st->cached_tail_bytes);
+	ROW("  of which tails", "%s in %llu files, %llu packed pages", b,
+	    (unsigned long long)st->cached_tails, (unsigned long long)st->cached_tail_pages);
 	fmt_bytes(b, sizeof(b), st->cached_meta_bytes);
 	ROW("cached metadata", "%s, %llu pages", b, (unsigned long long)st->cached_meta_pages);
 	ROW("shared objects", "%llu (%llu members)", (unsigned long long)st->shared_objects,

@@ -122,6 +122,9 @@ for pol in off trust verify compute; do
 		extra=("d['unique_bytes'] - 65536 <= d['cached_data_bytes'] <= d['unique_bytes'] * 101 // 100"
 		       "d['shared_objects'] > 0" "d['hashed_bytes'] > 0") ;;
 	esac
+	# Shared: whole pages plus packed tails hold each distinct content's bytes once.
+	[ "$pol" = off ] || extra+=("d['cached_tails'] > 0"
+		"(d['cached_data_pages'] - d['cached_tail_pages']) * 4096 + d['cached_tail_bytes'] == want_bytes")
 	if msg=$(check_json "$tmp/$pol.json" "${common[@]}" "${extra[@]}" 2>&1); then
 		ok
 	else
