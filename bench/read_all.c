@@ -2,7 +2,8 @@
 /*
  * read_all: read every regular file of an EROFS image, and time it.
  *
- *   read_all [-m MODE] [-t THREADS] [-r REPEAT] [-b BACKEND] [-c CACHE_MB] [-x] [-a] PATH
+ *   read_all [-m MODE] [-t THREADS] [-r REPEAT] [-o ORDER] [-b BACKEND] [-c CACHE_MB]
+ *            [-x] [-a] PATH
  *
  * MODE
  *   lib    (default) PATH is an image: a fresh domain with an ample cache,
@@ -21,10 +22,16 @@
  *          (the kernel's file-backed mount, no loop device), then as dir.
  *
  * Every mode walks first (readdir order, depth first), then reads the
- * files in that order with THREADS threads taking the next file from a
- * shared counter.  The time covers, for lib, attach + walk + read (the
+ * files with THREADS threads taking the next file from a shared counter,
+ * each file read whole by one thread.  ORDER (lib, dir, mount) is the
+ * order they are handed out in: "size" (default) largest first, so that
+ * no thread is left reading one big file alone at the end while the
+ * others have nothing to do (the walk then opens and stats every file:
+ * lib keeps the open inode for its reader; dir calls fstatat()); "walk"
+ * the walk's order.  The time covers, for lib, attach + walk + read (the
  * backend is opened before: a loop device's setup is not reading); for
- * dir, walk + read; for mount, walk + read after mount(2).
+ * dir, walk + read; for mount, walk + read after mount(2).  walk_median_s
+ * is the median of the part before the reading starts (attach + walk).
  * REPEAT runs the whole thing that many times, cold each time (a new
  * domain; a new mount for mount; for dir the caller must remount), and
  * prints the sum, the minimum and the median of the repetitions, and the
@@ -64,6 +71,7 @@ struct opts {
 	const char *mode;
 	const char *path;
 	const char *backend;
+	bool by_size; /* hand out the largest files first */
 	unsigned threads;
 	unsigned repeat;
 	uint64_t cache;
@@ -71,10 +79,16 @@ struct opts {
 	bool keep;
 };
 
-/* What the walk found: inode numbers (lib, lower) or paths (dir). */
+/*
+ * What the walk found: inode numbers (lib) or paths (dir), with each
+ * file's size and (lib, by size) its open inode when the walk opened it.
+ */
 struct list {
 	uint64_t *ino;
 	char **path;
+	uint64_t *size;
+	eshare_inode **inode;
+	size_t *order; /* the order the files are read in */
 	size_t n, cap;
 };
 
@@ -85,6 +99,7 @@ struct result {
 	double seconds;
 	double rep[1024]; /* each repetition's seconds (the first 1024) */
 	double cpu[1024]; /* and its CPU seconds (user + system, all threads) */
+	double walk[1024]; /* and the part of it before the reading started */
 	unsigned nrep;
 	double cpu0;
 };
@@ -138,26 +153,62 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static void list_add(struct list *l, uint64_t ino, char *path)
+static void list_add(struct list *l, uint64_t ino, char *path, uint64_t size,
+		     eshare_inode *inode)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 1024;
 		l->ino = realloc(l->ino, l->cap * sizeof(*l->ino));
 		l->path = realloc(l->path, l->cap * sizeof(*l->path));
-		if (!l->ino || !l->path)
+		l->size = realloc(l->size, l->cap * sizeof(*l->size));
+		l->inode = realloc(l->inode, l->cap * sizeof(*l->inode));
+		if (!l->ino || !l->path || !l->size || !l->inode)
 			die("realloc", ENOMEM);
 	}
 	l->ino[l->n] = ino;
 	l->path[l->n] = path;
+	l->size[l->n] = size;
+	l->inode[l->n] = inode;
 	l->n++;
+}
+
+static const uint64_t *sort_sizes;
+
+/* Largest first; equal sizes in walk order. */
+static int cmp_size_desc(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	if (sort_sizes[x] != sort_sizes[y])
+		return sort_sizes[x] < sort_sizes[y] ? 1 : -1;
+	return x < y ? -1 : x > y;
+}
+
+/* Fix the order the files are read in (part of the timed work). */
+static void list_order(struct list *l, bool by_size)
+{
+	l->order = malloc((l->n ? l->n : 1) * sizeof(*l->order));
+	if (!l->order)
+		die("malloc", ENOMEM);
+	for (size_t i = 0; i < l->n; i++)
+		l->order[i] = i;
+	if (by_size) {
+		sort_sizes = l->size;
+		qsort(l->order, l->n, sizeof(*l->order), cmp_size_desc);
+	}
 }
 
 static void list_free(struct list *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->path[i]);
+		eshare_inode_put(l->inode[i]);
+	}
 	free(l->ino);
 	free(l->path);
+	free(l->size);
+	free(l->inode);
+	free(l->order);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -187,6 +238,7 @@ static void *pool_worker(void *arg)
 	while ((i = atomic_fetch_add(&p->next, 1)) < p->files->n) {
 		int64_t n;
 
+		i = p->files->order[i];
 		if (h)
 			XXH3_64bits_reset(h);
 		n = p->read_one(p, i, buf, h);
@@ -256,7 +308,7 @@ static int collect(void *user, const char *name, size_t len, uint64_t ino, unsig
 	return 0;
 }
 
-static void lib_walk(eshare_image *img, eshare_inode *dir, struct list *out)
+static void lib_walk(eshare_image *img, eshare_inode *dir, struct list *out, bool by_size)
 {
 	struct dents d = { 0 };
 	uint64_t cookie = 0;
@@ -267,13 +319,22 @@ static void lib_walk(eshare_image *img, eshare_inode *dir, struct list *out)
 	for (size_t i = 0; i < d.n; i++) {
 		eshare_inode *child;
 
-		if (d.v[i].type == ESHARE_DT_REG) {
-			list_add(out, d.v[i].ino, NULL);
+		if (d.v[i].type == ESHARE_DT_REG && by_size) {
+			struct eshare_stat st = ESHARE_STAT_INIT;
+
+			rc = eshare_inode_open(&child, img, d.v[i].ino);
+			if (!rc)
+				rc = eshare_stat(child, &st);
+			if (rc)
+				die("eshare_inode_open", rc);
+			list_add(out, d.v[i].ino, NULL, st.file_size, child);
+		} else if (d.v[i].type == ESHARE_DT_REG) {
+			list_add(out, d.v[i].ino, NULL, 0, NULL);
 		} else if (d.v[i].type == ESHARE_DT_DIR) {
 			rc = eshare_inode_open(&child, img, d.v[i].ino);
 			if (rc)
 				die("eshare_inode_open", rc);
-			lib_walk(img, child, out);
+			lib_walk(img, child, out, by_size);
 			eshare_inode_put(child);
 		}
 	}
@@ -283,13 +344,18 @@ static void lib_walk(eshare_image *img, eshare_inode *dir, struct list *out)
 static int64_t lib_read_one(struct pool *p, size_t i, uint8_t *buf, XXH3_state_t *h)
 {
 	eshare_image *img = p->ctx;
-	eshare_inode *ino;
+	eshare_inode *ino = p->files->inode[i];
 	uint64_t off = 0;
 	ssize_t n;
-	int rc = eshare_inode_open(&ino, img, p->files->ino[i]);
 
-	if (rc)
-		return rc;
+	/* the walk opened it (by size): the reader gives it back */
+	p->files->inode[i] = NULL;
+	if (!ino) {
+		int rc = eshare_inode_open(&ino, img, p->files->ino[i]);
+
+		if (rc)
+			return rc;
+	}
 	while ((n = eshare_pread(ino, buf, BUFSZ, off)) > 0) {
 		if (h)
 			XXH3_64bits_update(h, buf, (size_t)n);
@@ -348,24 +414,27 @@ static void run_lib(const struct opts *o, struct result *r)
 	rc = eshare_root(&root, img);
 	if (rc)
 		die("eshare_root", rc);
-	lib_walk(img, root, &files);
+	lib_walk(img, root, &files, o->by_size);
 	eshare_inode_put(root);
+	list_order(&files, o->by_size);
 	p.ctx = img;
+	if (r->nrep < 1024)
+		r->walk[r->nrep] = now() - t0;
 	pool_run(&p, o->threads);
 	add_time(r, now() - t0);
 	r->files += files.n;
 	r->bytes += atomic_load(&p.bytes);
 	r->digest += atomic_load(&p.digest);
+	list_free(&files);
 	eshare_image_detach(img);
 	rc = eshare_domain_close(d);
 	if (rc)
 		die("eshare_domain_close", rc);
-	list_free(&files);
 }
 
 /* ---- dir: the kernel's view of a mounted image ---- */
 
-static void dir_walk(const char *base, const char *rel, struct list *out)
+static void dir_walk(const char *base, const char *rel, struct list *out, bool by_size)
 {
 	char *full;
 	DIR *dir;
@@ -373,6 +442,7 @@ static void dir_walk(const char *base, const char *rel, struct list *out)
 	struct {
 		char *name;
 		unsigned char type;
+		uint64_t size;
 	} *v = NULL;
 	size_t n = 0, cap = 0;
 
@@ -392,6 +462,14 @@ static void dir_walk(const char *base, const char *rel, struct list *out)
 		}
 		v[n].name = strdup(e->d_name);
 		v[n].type = e->d_type;
+		v[n].size = 0;
+		if (e->d_type == DT_REG && by_size) {
+			struct stat st;
+
+			if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+				die(e->d_name, errno);
+			v[n].size = (uint64_t)st.st_size;
+		}
 		n++;
 	}
 	closedir(dir);
@@ -402,10 +480,10 @@ static void dir_walk(const char *base, const char *rel, struct list *out)
 		if (asprintf(&p, "%s%s%s", rel, *rel ? "/" : "", v[i].name) < 0)
 			die("asprintf", ENOMEM);
 		if (v[i].type == DT_REG) {
-			list_add(out, 0, p);
+			list_add(out, 0, p, v[i].size, NULL);
 		} else {
 			if (v[i].type == DT_DIR)
-				dir_walk(base, p, out);
+				dir_walk(base, p, out, by_size);
 			free(p);
 		}
 		free(v[i].name);
@@ -440,11 +518,14 @@ static void run_dir(const struct opts *o, const char *path, struct result *r)
 	int dfd;
 	double t0 = start_time(r);
 
-	dir_walk(path, "", &files);
+	dir_walk(path, "", &files, o->by_size);
+	list_order(&files, o->by_size);
 	dfd = open(path, O_RDONLY | O_DIRECTORY);
 	if (dfd < 0)
 		die(path, errno);
 	p.ctx = &dfd;
+	if (r->nrep < 1024)
+		r->walk[r->nrep] = now() - t0;
 	pool_run(&p, o->threads);
 	add_time(r, now() - t0);
 	r->files += files.n;
@@ -697,18 +778,20 @@ static void run_lower(const struct opts *o, struct result *r)
 static void usage(void)
 {
 	fprintf(stderr, "usage: read_all [-m lib|lower|dir|mount] [-t THREADS] [-r REPEAT]\n"
-			"                [-b file|blockdev|blockdev-direct|loop|loop-direct]\n"
+			"                [-o size|walk] [-b file|blockdev|blockdev-direct|loop|loop-direct]\n"
 			"                [-c CACHE_MB] [-x] [-a] PATH\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .mode = "lib", .backend = "file", .threads = 1, .repeat = 1 };
+	struct opts o = {
+		.mode = "lib", .backend = "file", .by_size = true, .threads = 1, .repeat = 1,
+	};
 	static struct result r;
 	int c;
 
-	while ((c = getopt(argc, argv, "m:t:r:b:c:xa")) != -1) {
+	while ((c = getopt(argc, argv, "m:t:r:o:b:c:xa")) != -1) {
 		switch (c) {
 		case 'm':
 			o.mode = optarg;
@@ -718,6 +801,11 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			o.repeat = (unsigned)atoi(optarg);
+			break;
+		case 'o':
+			if (strcmp(optarg, "size") && strcmp(optarg, "walk"))
+				usage();
+			o.by_size = !strcmp(optarg, "size");
 			break;
 		case 'b':
 			o.backend = optarg;
@@ -764,15 +852,19 @@ int main(int argc, char **argv)
 				usage();
 		}
 	}
-	printf("RESULT mode=%s%s backend=%s threads=%u repeat=%u files=%llu bytes=%llu "
+	printf("RESULT mode=%s%s backend=%s order=%s threads=%u repeat=%u files=%llu bytes=%llu "
 	       "seconds=%.6f MBps=%.1f",
-	       o.mode, o.keep ? "+pages" : "", strcmp(o.mode, "lib") ? "-" : o.backend, o.threads,
+	       o.mode, o.keep ? "+pages" : "", strcmp(o.mode, "lib") ? "-" : o.backend,
+	       strcmp(o.mode, "lower") ? (o.by_size ? "size" : "walk") : "-", o.threads,
 	       o.repeat, (unsigned long long)r.files, (unsigned long long)r.bytes, r.seconds,
 	       r.seconds > 0 ? r.bytes / r.seconds / 1e6 : 0.0);
 	qsort(r.rep, r.nrep, sizeof(r.rep[0]), cmp_double);
 	qsort(r.cpu, r.nrep, sizeof(r.cpu[0]), cmp_double);
+	qsort(r.walk, r.nrep, sizeof(r.walk[0]), cmp_double);
 	printf(" min_s=%.6f median_s=%.6f cpu_median_s=%.6f", r.rep[0], r.rep[r.nrep / 2],
 	       r.cpu[r.nrep / 2]);
+	if (strcmp(o.mode, "lower"))
+		printf(" walk_median_s=%.6f", r.walk[r.nrep / 2]);
 	if (o.hash)
 		printf(" digest=%016llx", (unsigned long long)r.digest);
 	printf("\n");
