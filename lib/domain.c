@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Domains: the trust boundary and the page cache that its images share. */
+#include <stdalign.h>
 #include <stdlib.h>
 #include <sys/random.h>
 #include <string.h>
@@ -27,9 +28,11 @@ int eshare_domain_create(eshare_domain **out, const struct eshare_domain_opts *o
 	}
 	if (o.flags || o.reserved || o.policy > ESHARE_SHARE_COMPUTE)
 		return -EINVAL;
-	d = calloc(1, sizeof(*d));
+	/* its counters are cache-line aligned */
+	d = aligned_alloc(alignof(struct eshare_domain), sizeof(*d));
 	if (!d)
 		return -ENOMEM;
+	memset(d, 0, sizeof(*d));
 	d->opts = o;
 	d->opts.size = sizeof(o);
 	if (o.id && !(d->id = strdup(o.id))) {

@@ -7,6 +7,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +27,7 @@ static int io_read(void *ctx, unsigned dev, void *buf, size_t len, uint64_t off)
 		return -EFSCORRUPTED;
 	rc = eshare_backend_read(img->devs[dev], buf, len, off);
 	if (!rc) {
-		counter_add(&img->cnt.backend_bytes_read, len);
-		counter_add(&img->domain->cnt.backend_bytes_read, len);
+		counter_add2(&img->cnt, &img->domain->cnt, CNT_BACKEND, len);
 	} else if (rc == -ESTALE && !atomic_exchange(&img->stale_reported, true)) {
 		eshare_log(img->domain, ESHARE_LOG_ERR,
 			   "%s: the image file changed after it was attached; what is not "
@@ -90,8 +90,7 @@ static void io_count_decompressed(void *ctx, uint64_t bytes)
 {
 	eshare_image *img = ctx;
 
-	counter_add(&img->cnt.decompressed_bytes, bytes);
-	counter_add(&img->domain->cnt.decompressed_bytes, bytes);
+	counter_add2(&img->cnt, &img->domain->cnt, CNT_DECOMPRESSED, bytes);
 }
 
 static void drop_objects(eshare_image *img)
@@ -220,9 +219,11 @@ int eshare_image_attach(eshare_image **out, eshare_domain *d, eshare_backend *pr
 	for (uint32_t i = 0; i < o.ndevices; i++)
 		if (!o.devices[i])
 			return -EINVAL;
-	img = calloc(1, sizeof(*img));
+	/* its counters are cache-line aligned */
+	img = aligned_alloc(alignof(struct eshare_image), sizeof(*img));
 	if (!img)
 		return -ENOMEM;
+	memset(img, 0, sizeof(*img));
 	img->domain = d;
 	atomic_init(&img->refs, 1);
 	pthread_rwlock_init(&img->bind_lock, NULL);

@@ -283,11 +283,15 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 	 */
 	for (unsigned attempt = 0;; attempt++) {
 		struct read_ctx rd = { 0 };
-		struct binding *b;
+		struct binding *b = atomic_load_explicit(&ino->bind, memory_order_acquire);
 
-		rc = eshare_share_bind(img, &ino->ei, &rd, &b);
-		if (rc)
-			return rc;
+		/* a settled binding needs no lock; else the image's tables decide */
+		if (!b || !eshare_share_view(b, &rd)) {
+			rc = eshare_share_bind(img, &ino->ei, &rd, &b);
+			if (rc)
+				return rc;
+			atomic_store_explicit(&ino->bind, b, memory_order_release);
+		}
 		/* a shared object's pages are worth keeping whatever this reader says */
 		if (!rd.shared && atomic_load_explicit(&ino->advice, memory_order_relaxed) ==
 					  ESHARE_ADVICE_NOREUSE) {
@@ -320,7 +324,6 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 	}
 	if (rc)
 		return rc;
-	counter_add(&img->cnt.logical_bytes, len);
-	counter_add(&img->domain->cnt.logical_bytes, len);
+	counter_add2(&img->cnt, &img->domain->cnt, CNT_LOGICAL, len);
 	return (ssize_t)len;
 }

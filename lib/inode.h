@@ -10,10 +10,13 @@
 
 #include "format/format.h"
 
+struct binding;
+
 struct eshare_inode {
 	atomic_uint refs;
 	atomic_uint advice; /* ESHARE_ADVICE_* */
 	eshare_image *img;
+	_Atomic(struct binding *) bind; /* its binding once read (lives with img) */
 	struct ef_inode ei;
 };
 

@@ -263,8 +263,7 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 	memcpy(hr->fp, FP_PREFIX, 7);
 	if (EVP_DigestFinal_ex(md, hr->fp + 7, &mdlen) != 1 || mdlen != 32)
 		rc = -ENOMEM;
-	counter_add(&img->cnt.hashed_bytes, size);
-	counter_add(&d->cnt.hashed_bytes, size);
+	counter_add2(&img->cnt, &d->cnt, CNT_HASHED, size);
 out:
 	if (join && !rc)
 		hr->obj = rd.obj;
@@ -275,6 +274,26 @@ out:
 	EVP_MD_CTX_free(md);
 	free(buf);
 	return rc;
+}
+
+/*
+ * A change of what @b's readers use (obj, state), under img->bind_lock: a
+ * seqlock's write side.  obj and state are then stored with release: a
+ * reader that loads (acquire) a value stored in the window sees the odd
+ * count too (no fence: TSan does not know them).
+ */
+static void view_begin(struct binding *b)
+{
+	unsigned s = atomic_load_explicit(&b->view_seq, memory_order_relaxed);
+
+	atomic_store_explicit(&b->view_seq, s + 1, memory_order_relaxed);
+}
+
+static void view_end(struct binding *b)
+{
+	unsigned s = atomic_load_explicit(&b->view_seq, memory_order_relaxed);
+
+	atomic_store_explicit(&b->view_seq, s + 1, memory_order_release);
 }
 
 /*
@@ -319,9 +338,11 @@ static int join_shared(eshare_domain *d, eshare_image *img, struct binding *b,
 	d->shared_members++;
 	pthread_rwlock_wrlock(&img->bind_lock);
 	b->shared = sh;
-	b->state = BIND_SHARED;
-	b->private_obj = 0;
+	view_begin(b);
+	atomic_store_explicit(&b->state, BIND_SHARED, memory_order_release);
 	atomic_store_explicit(&b->obj, sh->obj, memory_order_release);
+	view_end(b);
+	b->private_obj = 0;
 	pthread_rwlock_unlock(&img->bind_lock);
 	if (old && old != sh->obj) {
 		/* readers that still use the private object read correct bytes;
@@ -334,7 +355,9 @@ static int join_shared(eshare_domain *d, eshare_image *img, struct binding *b,
 static void set_state(eshare_image *img, struct binding *b, uint8_t state)
 {
 	pthread_rwlock_wrlock(&img->bind_lock);
-	b->state = state;
+	view_begin(b);
+	atomic_store_explicit(&b->state, state, memory_order_release);
+	view_end(b);
 	pthread_rwlock_unlock(&img->bind_lock);
 }
 
@@ -350,8 +373,7 @@ static int join_hashed(eshare_domain *d, struct binding *b, struct hash_result *
 	b->proven = true;
 	if (b->fplen && (b->fplen != FP_LEN || memcmp(b->fp, hr->fp, FP_LEN))) {
 		b->ondisk = false; /* what the image claims is not what it holds */
-		counter_add(&img->cnt.verify_failures, 1);
-		counter_add(&d->cnt.verify_failures, 1);
+		counter_add2(&img->cnt, &d->cnt, CNT_VERIFY_FAIL, 1);
 		eshare_log(d, ESHARE_LOG_WARNING,
 			   "%s: nid %llu: content does not match its fingerprint%s", img->name,
 			   (unsigned long long)b->nid,
@@ -514,6 +536,33 @@ static void read_view(struct binding *b, struct read_ctx *rd)
 	rd->proof = rd->shared && b->shared->proof.mac ? &b->shared->proof : NULL;
 }
 
+/*
+ * The seqlock's read side: obj and state from one window, or false.  The
+ * acquire load pairs with view_end(): b->shared, set before, is safe to
+ * read when state says SHARED.  A writer that finished before this call
+ * has its count seen, so a member that left is never read through the
+ * shared object again; one that ends after it is the same as a writer
+ * that takes bind_lock just after read_view().
+ */
+bool eshare_share_view(struct binding *b, struct read_ctx *rd)
+{
+	unsigned s = atomic_load_explicit(&b->view_seq, memory_order_acquire);
+	unsigned state;
+	uint64_t obj;
+
+	if (s & 1)
+		return false;
+	state = atomic_load_explicit(&b->state, memory_order_acquire);
+	obj = atomic_load_explicit(&b->obj, memory_order_acquire);
+	if (atomic_load_explicit(&b->view_seq, memory_order_relaxed) != s ||
+	    state == BIND_NEW || state == BIND_DEFERRED)
+		return false;
+	rd->obj = obj;
+	rd->shared = state == BIND_SHARED;
+	rd->proof = rd->shared && b->shared->proof.mac ? &b->shared->proof : NULL;
+	return true;
+}
+
 static int bind_get(eshare_image *img, struct ef_inode *ei, struct binding **bp)
 {
 	eshare_domain *d = img->domain;
@@ -598,14 +647,15 @@ void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
 		return;
 	}
 	/* counted first: whoever reads the private object after the switch sees it */
-	counter_add(&img->cnt.verify_failures, 1);
-	counter_add(&d->cnt.verify_failures, 1);
+	counter_add2(&img->cnt, &d->cnt, CNT_VERIFY_FAIL, 1);
 	pthread_rwlock_wrlock(&img->bind_lock);
 	b->left = true;
 	b->proven = false; /* its image no longer gives what was hashed */
-	b->state = BIND_PRIVATE;
 	b->private_obj = pc_object_new(d->cache, PC_CLASS_DATA);
+	view_begin(b);
+	atomic_store_explicit(&b->state, BIND_PRIVATE, memory_order_release);
 	atomic_store_explicit(&b->obj, b->private_obj, memory_order_release);
+	view_end(b);
 	pthread_rwlock_unlock(&img->bind_lock);
 	d->shared_members--;
 	if (--sh->nmembers == 0 && sh->linked) {

@@ -48,16 +48,23 @@ struct size_candidates {
  */
 enum { BIND_NEW, BIND_PENDING, BIND_SETTLING, BIND_DEFERRED, BIND_PRIVATE, BIND_SHARED };
 
-/* Which object a regular file of an image reads through. */
+/*
+ * Which object a regular file of an image reads through.  What a reader
+ * needs (obj, state) changes only under the image's bind_lock, inside a
+ * view_seq window (odd while it changes), so that an open inode that has
+ * its binding already reads them without a lock (eshare_share_view()).
+ * shared is set once, before state first says SHARED.
+ */
 struct binding {
 	uint64_t nid;
 	eshare_image *img;
 	struct ef_inode ei;
+	atomic_uint view_seq; /* even: obj and state stable */
 	atomic_uint_least64_t obj; /* what readers use now */
 	uint64_t private_obj; /* its private object, 0 once dropped */
 	struct shared_obj *shared; /* the one it joined (kept after leaving it) */
 	struct binding *list_next; /* in a size's pending list or a hash queue */
-	uint8_t state;
+	atomic_uchar state;
 	bool size_counted; /* counted in its size's candidates */
 	bool claimed; /* counted in n_claimed, not n_unclaimed */
 	bool left;  /* a fill from its image failed the proof: reads privately */
@@ -74,6 +81,13 @@ struct binding {
  */
 int eshare_share_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd,
 		      struct binding **bp);
+/*
+ * The same for a binding @b that eshare_share_bind() returned, without a
+ * lock: false if it is not settled or is changing (then ask
+ * eshare_share_bind()).  A change made before this call (a member leaving
+ * its shared object) is always seen.
+ */
+bool eshare_share_view(struct binding *b, struct read_ctx *rd);
 /* A fill of @obj from @b's image failed its proof: @b leaves it, reported. */
 void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj);
 /* @img is being freed: its bindings leave their shared objects and are freed. */
