@@ -496,7 +496,7 @@ static int write_chart(struct sim *s)
 	}
 	fprintf(f, "%.6f with lines dt 2 lw 1 title 'distinct contents (limit)', \\\n     "
 		   "%.6f with lines dt 3 lw 1 title 'Linux without page-cache share'",
-		mib(s->fleet_lim.unique_page_bytes), mib(s->fleet_lim.kernel_noshare_bytes));
+		mib(s->fleet_lim.unique_bytes), mib(s->fleet_lim.kernel_noshare_bytes));
 	if (s->fleet_lim.kernel_share_bytes != s->fleet_lim.kernel_noshare_bytes)
 		fprintf(f, ", \\\n     %.6f with lines dt 4 lw 1 title 'Linux 7.0 inode\\_share'",
 			mib(s->fleet_lim.kernel_share_bytes));
