@@ -308,11 +308,16 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 		 * A shared object's reader that got another member's failure
 		 * (it waited for that member's fill) reads from its own image,
 		 * around the cache: that member's image is not this one's to
-		 * answer for, and may fail every fill it makes.
+		 * answer for, and may fail every fill it makes.  The pages it
+		 * reads are checked against the proof all the same (a front end
+		 * may show this file under a twin's name); if they fail, this
+		 * member leaves too and reads privately.
 		 */
 		if (rd.shared && !rd.fill_failed) {
-			rc = readpath_read_uncached(img->fs, &ino->ei, buf, len, off);
-			break;
+			rc = readpath_read_own(img->fs, &ino->ei, &rd, buf, len, off);
+			if (rc != -ESHARE_EPROOF)
+				break;
+			eshare_share_leave(img, b, rd.obj);
 		}
 		/* its own image failed the proof: it now reads privately */
 		if (rc != -ESHARE_EPROOF)
