@@ -138,7 +138,53 @@ mib() {
 	awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'
 }
 
-declare -A row
+# breakdown KEY PID SOCKET: where the daemon's resident memory is, from
+# /proc/PID/smaps (the program and libraries; thread stacks: 8 MiB mappings
+# the kernel keeps off huge pages; malloc's arenas: [heap] and the 64 MiB
+# aligned heaps of the others; the library's page pool: the mappings
+# advised for huge pages; the rest of the anonymous memory: malloc's large
+# blocks, mapped one by one, and the pool's first small chunks) and from
+# the daemon's own counters (ctl stats: what the library's cache holds)
+breakdown() {
+	local stats
+	stats=$("$bin" ctl "$3" stats --json)
+	mem[$1]=$(python3 - "$2" "$stats" <<'PY'
+import json, sys
+pid, st = sys.argv[1], json.loads(sys.argv[2])["memory"]
+kinds = dict.fromkeys(("file", "stack", "arena", "pool", "anon"), 0)
+maps = []
+with open(f"/proc/{pid}/smaps") as f:
+    for line in f:
+        w = line.split()
+        if "-" in w[0] and not w[0].endswith(":"):
+            lo, hi = (int(x, 16) for x in w[0].split("-"))
+            maps.append({"lo": lo, "size": hi - lo, "path": w[5] if len(w) > 5 else "", "rss": 0})
+        elif w[0] == "Rss:":
+            maps[-1]["rss"] = int(w[1]) * 1024
+        elif w[0] == "VmFlags:":
+            maps[-1]["flags"] = w[1:]
+for m in maps:
+    if m["path"].startswith("/"):
+        k = "file"
+    elif m["path"] == "[heap]" or (m["path"] == "" and m["lo"] % (64 << 20) == 0 and m["size"] <= 64 << 20):
+        k = "arena"
+    elif m["path"] == "" and "nh" in m["flags"] and m["size"] == 8 << 20:
+        k = "stack"
+    elif m["path"] == "" and "hg" in m["flags"]:
+        k = "pool"
+    else:
+        k = "anon"
+    kinds[k] += m["rss"]
+f = lambda b: f"{b / 1048576:.1f}"
+print("|".join([f(st["rss_bytes"]), str(st["threads"]), f(kinds["arena"]),
+                f(st["heap_in_use_bytes"] - st["heap_mmap_bytes"]), f(st["heap_mmap_bytes"]),
+                f(kinds["anon"]), f(kinds["pool"]), f(st["cache_bytes"]), f(kinds["stack"]),
+                f(kinds["file"])]))
+PY
+)
+}
+
+declare -A row mem load
 report() {
 	local key=$1 name=$2 secs=$3 files=$4 back=$5 rss=$6
 	row[$key]="$name|$secs|$files|$back|$rss"
@@ -154,11 +200,12 @@ for i in 0 1 2 3; do
 	loops+=("$(findmnt -n -o SOURCE --mountpoint "$tmp/mk$i")")
 done
 secs=$(readall "${ms[@]}")
+load[a]=$(cut -d' ' -f1-3 /proc/loadavg)
 report a "(a) 4 kernel mounts" "$secs" "$(resident image "${ms[@]}")" \
 	"$(backing "${imgs[@]}" "${loops[@]}")" 0
 for m in "${ms[@]}"; do umount "$m"; done
 
-for variant in fuse share_nodes direct_io direct_io_all; do
+for variant in ${VARIANTS:-fuse share_nodes direct_io direct_io_all}; do
 	case $variant in
 	fuse) key=b opts=() ;;
 	share_nodes) key=c opts=(-o share_nodes --cache-size "$SN_CACHE") ;;
@@ -168,7 +215,8 @@ for variant in fuse share_nodes direct_io direct_io_all; do
 	dropimages
 	m=$tmp/mf-$variant
 	mkdir -p "$m"
-	"$bin" -f "$m" --policy verify --backend "$BACKEND" "${opts[@]}" "${names[0]}=${imgs[0]}" \
+	"$bin" -f "$m" --policy verify --backend "$BACKEND" --control "$m.ctl" "${opts[@]}" \
+		${DAEMON_OPTS:-} "${names[0]}=${imgs[0]}" \
 		"${names[1]}=${imgs[1]}" "${names[2]}=${imgs[2]}" "${names[3]}=${imgs[3]}" \
 		2>"$tmp/log" &
 	pid=$!
@@ -178,13 +226,15 @@ for variant in fuse share_nodes direct_io direct_io_all; do
 	done
 	secs=$(readall "${names[@]/#/$m/}")
 	rss=$(($(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status") * 1024))
+	breakdown "$key" "$pid" "$m.ctl"
 	files=0
 	if [ "$variant" = share_nodes ]; then
 		files=$(resident dev "$m")
 	elif [ "$variant" = fuse ]; then
 		files=$(resident image "${names[@]/#/$m/}")
 	fi
-	report $key "(${key}) erofs-share-fuse${opts[*]:+ ${opts[*]}}" "$secs" "$files" \
+	load[$key]=$(cut -d' ' -f1-3 /proc/loadavg)
+	report $key "(${key}) erofs-share-fuse${opts[*]:+ ${opts[*]}}${DAEMON_OPTS:+ $DAEMON_OPTS}" "$secs" "$files" \
 		"$(backing "${imgs[@]}")" "$rss"
 	fusermount3 -u "$m"
 	wait "$pid"
@@ -195,18 +245,33 @@ echo "distinct contents, page-rounded: $(mib "$distinct") MiB ($distinct bytes; 
 	"unique_page_bytes $unique); images $(du -cb "${imgs[@]}" | tail -1 | cut -f1 |
 	xargs -I{} awk -v b={} 'BEGIN { printf "%.1f", b / 1048576 }') MiB"
 echo
-printf '| setup | read s | file cache MiB | daemon RSS MiB | cache + RSS MiB | / distinct | / (a) | image cache MiB | all MiB | all / distinct | all / (a) |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| setup | load | read s | file cache MiB | daemon RSS MiB | cache + RSS MiB | / distinct | / (a) | image cache MiB | all MiB | all / distinct | all / (a) |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 IFS='|' read -r _ _ af ab ar <<<"${row[a]}"
 for key in a b c d e; do
+	[ -n "${row[$key]:-}" ] || continue
 	IFS='|' read -r name secs files back rss <<<"${row[$key]}"
 	mem=$((files + rss))
 	all=$((mem + back))
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$secs" \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "${load[$key]}" "$secs" \
 		"$(mib "$files")" "$(mib "$rss")" "$(mib "$mem")" \
 		"$(awk -v t="$mem" -v d="$distinct" 'BEGIN { printf "%.2f", t / d }')" \
 		"$(awk -v t="$mem" -v d="$((af + ar))" 'BEGIN { printf "%.2f", t / d }')" \
 		"$(mib "$back")" "$(mib "$all")" \
 		"$(awk -v t="$all" -v d="$distinct" 'BEGIN { printf "%.2f", t / d }')" \
 		"$(awk -v t="$all" -v d="$((af + ab + ar))" 'BEGIN { printf "%.2f", t / d }')"
+done
+
+printf '\nWhere the daemon'"'"'s memory is (MiB): "arenas" malloc'"'"'s heaps resident, "in use" the\n'
+printf 'bytes allocated from them (mallinfo2), "big blocks" those malloc mapped one by one (mapped,\n'
+printf 'not all resident), "other anon" resident anonymous memory outside arenas, pool and stacks\n'
+printf '(the big blocks'"'"' touched pages, the pool'"'"'s small first chunks), "pool" the library'"'"'s page\n'
+printf 'pool resident, "cached" what its cache counts (data, tails, metadata), "stacks" thread\n'
+printf 'stacks resident, "files" the program and libraries:\n\n'
+printf '| setup | RSS | threads | arenas | in use | big blocks | other anon | pool | cached | stacks | files |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+for key in b c d e; do
+	[ -n "${mem[$key]:-}" ] || continue
+	IFS='|' read -r name _ <<<"${row[$key]}"
+	printf '| %s | %s |\n' "$name" "$(sed 's/|/ | /g' <<<"${mem[$key]}")"
 done

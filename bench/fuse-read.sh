@@ -6,6 +6,7 @@
 #   kernel-erofs      the kernel's EROFS mount of the image (loop device)
 #   erofs-share-fuse  this daemon, the image as the mount's root (defaults)
 #   erofs-share-fuse-s  the same, single-threaded (-s)
+#   erofs-share-fuse-tN the same with --threads N (only if SETUPS names it)
 #   squashfuse_ll     Debian's squashfuse_ll on a squashfs of the same tree
 #   kernel-squashfs   the kernel's squashfs mount of that squashfs
 # The reader is bench's read_all -m dir (walk, then read() every regular
@@ -49,6 +50,7 @@ mountit() {
 	kernel-squashfs) mount -t squashfs -o ro,loop "$sqfs" "$m" ;;
 	erofs-share-fuse) "$bin" "$m" "$erofs" ;;
 	erofs-share-fuse-s) "$bin" -s "$m" "$erofs" ;;
+	erofs-share-fuse-t*) "$bin" --threads "${1#erofs-share-fuse-t}" "$m" "$erofs" ;;
 	squashfuse_ll) squashfuse_ll "$sqfs" "$m" ;;
 	esac
 	for ((i = 0; i < 100; i++)); do
@@ -74,7 +76,9 @@ field() {
 	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
 }
 
-setups=(kernel-erofs erofs-share-fuse erofs-share-fuse-s squashfuse_ll kernel-squashfs)
+# SETUPS (words) picks and orders the setups; kernel-erofs must be one
+read -r -a setups <<<"${SETUPS:-kernel-erofs erofs-share-fuse erofs-share-fuse-s squashfuse_ll kernel-squashfs}"
+[[ " ${setups[*]} " == *" kernel-erofs "* ]] || { echo "fuse-read: SETUPS needs kernel-erofs" >&2; exit 1; }
 
 # The same tree everywhere: files, bytes and content digest.
 want=
@@ -88,7 +92,9 @@ for s in "${setups[@]}"; do
 done
 
 declare -A res
+loads=()
 for ((k = 0; k < reps; k++)); do
+	loads+=("$(cut -d' ' -f1 /proc/loadavg)")
 	for ((j = 0; j < ${#setups[@]}; j++)); do
 		s=${setups[(j + k) % ${#setups[@]}]}
 		for t in 1 4; do
@@ -101,6 +107,7 @@ for ((k = 0; k < reps; k++)); do
 			res[$s,$t,warm]+=" $warm"
 		done
 	done
+	loads[k]+="-$(cut -d' ' -f1 /proc/loadavg)"
 done
 
 # median of the words of $1
@@ -115,6 +122,7 @@ ratios() {
 }
 cols=(1,cold 1,warm 4,cold 4,warm)
 echo "$(field files "$line") files, $(field bytes "$line") bytes; $reps repetitions; medians"
+echo "load average (1 min) at the start and end of each repetition: ${loads[*]}"
 echo
 printf '| setup | 1 reader cold s | 1 reader warm s | 4 readers cold s | 4 readers warm s |\n'
 printf '|---|---|---|---|---|\n'

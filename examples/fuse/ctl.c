@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -119,6 +120,55 @@ static void put_stats(struct sbuf *b, const struct eshare_stats *s, bool json, c
 	}
 }
 
+/*
+ * Where the daemon's memory is: its resident set (/proc/self/status), the
+ * heap as malloc sees it (every arena; blocks in use and free ones it has
+ * not given back), and what the library's cache holds (file data, tails
+ * waiting for a page, metadata).  The rest of the anonymous set is mostly
+ * the serving threads' stacks and buffers.
+ */
+static void put_memory(struct sbuf *b, const struct eshare_stats *ds, bool json)
+{
+	uint64_t v[8] = { 0 };
+	static const char *const names[8] = {
+		"rss_bytes", "rss_anon_bytes", "threads", "heap_arena_bytes", "heap_mmap_bytes",
+		"heap_in_use_bytes", "heap_free_bytes", "cache_bytes",
+	};
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+	unsigned i;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long long x;
+
+		if (sscanf(line, "VmRSS: %llu", &x) == 1)
+			v[0] = (uint64_t)x * 1024;
+		else if (sscanf(line, "RssAnon: %llu", &x) == 1)
+			v[1] = (uint64_t)x * 1024;
+		else if (sscanf(line, "Threads: %llu", &x) == 1)
+			v[2] = x;
+	}
+	if (f)
+		fclose(f);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+	{
+		struct mallinfo2 mi = mallinfo2();
+
+		v[3] = mi.arena;
+		v[4] = mi.hblkhd;
+		v[5] = mi.uordblks + mi.hblkhd;
+		v[6] = mi.fordblks;
+	}
+#endif
+	v[7] = ds->cached_data_bytes + ds->tail_unpaged_bytes + ds->cached_meta_bytes;
+	for (i = 0; i < 8; i++) {
+		if (json)
+			sb_printf(b, "%s\"%s\": %" PRIu64, i ? ", " : "", names[i], v[i]);
+		else
+			sb_printf(b, "  %-20s %" PRIu64 "\n", names[i], v[i]);
+	}
+}
+
 char *fs_stats(struct fs *fs, bool json)
 {
 	struct eshare_stats ds = ESHARE_STATS_INIT;
@@ -169,8 +219,14 @@ char *fs_stats(struct fs *fs, bool json)
 			sb_printf(&b, "  %-14s served %llu failed %llu\n", fusefs_op_names[i], ok,
 				  bad);
 	}
-	if (json)
+	if (json) {
+		sb_printf(&b, "}, \"memory\": {");
+		put_memory(&b, &ds, true);
 		sb_printf(&b, "}}\n");
+	} else {
+		sb_printf(&b, "memory:\n");
+		put_memory(&b, &ds, false);
+	}
 	if (b.oom) {
 		free(b.s);
 		return NULL;

@@ -117,6 +117,7 @@ struct fs {
 	struct htab by_alias;	/* struct alias, hash_next */
 	struct htab by_share;	/* struct node, share_next */
 	uint64_t nodes;
+	uint64_t freed;		/* nodes freed since malloc last gave memory back */
 	int64_t root_mtime;
 	/*
 	 * Files and directories open now (under lock): a release the kernel

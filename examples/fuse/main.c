@@ -13,6 +13,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "fusefs.h"
@@ -49,7 +50,8 @@ static void usage(FILE *f)
 "                      cache the image files too\n"
 "  --control SOCKET    a Unix socket (mode 0600) to add and remove images while\n"
 "                      mounted: see the ctl command\n"
-"  --threads N         at most N threads serve requests (default: libfuse's 10)\n"
+"  --threads N         at most N threads serve requests (default: twice the\n"
+"                      CPUs online, 2 to 10; libfuse's own default is 10)\n"
 "  -s                  single-threaded\n"
 "  -f                  stay in the foreground (log to stderr, not syslog)\n"
 "  -d                  debug: libfuse traces every request (implies -f)\n"
@@ -98,6 +100,22 @@ static char *default_name(const char *path)
 	if (len > 6 && !strcmp(b + len - 6, ".erofs"))
 		len -= 6;
 	return strndup(b, len);
+}
+
+/*
+ * Serving threads by default: twice the CPUs, between 2 and libfuse's own
+ * default of 10.  A cold read of one reader is served by a few requests in
+ * flight at once (the kernel's readahead), which a second thread per CPU
+ * overlaps; more threads than that only add wake-ups, scheduling and a
+ * read buffer (up to 1 MiB) each (BENCHMARKS.md).
+ */
+static unsigned default_threads(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus < 1)
+		cpus = 1;
+	return cpus >= 5 ? 10 : 2 * (unsigned)cpus;
 }
 
 static void *ctl_thread(void *arg)
@@ -363,8 +381,8 @@ int main(int argc, char **argv)
 		if (!lc) {
 			err = -ENOMEM;
 		} else {
-			if (threads)
-				fuse_loop_cfg_set_max_threads(lc, (unsigned)threads);
+			fuse_loop_cfg_set_max_threads(lc, threads ? (unsigned)threads :
+							  default_threads());
 			err = fuse_session_loop_mt(fs.se, lc);
 			fuse_loop_cfg_destroy(lc);
 		}

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +373,7 @@ static void node_free_locked(struct fs *fs, struct node *n, eshare_inode **ino,
 		htab_del(&fs->by_share, n, SHARE_OFF, share_hash);
 	htab_del(&fs->by_id, n, ID_OFF, node_id_hash);
 	fs->nodes--;
+	fs->freed++;
 	*ino = n->ino;
 	*root = NULL;
 	if (n->fimg)
@@ -970,11 +972,36 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		forget_one(fs, n->id, 1);
 }
 
+/* Nodes freed between two returns of free heap memory to the system. */
+#define TRIM_NODES 4096
+
+/*
+ * After the kernel forgot many nodes (it drops dentries under memory
+ * pressure, or an image went), give the heap pages they held back to the
+ * system: glibc keeps free memory inside its arenas, and with one arena a
+ * serving thread, little of it sits at a top it would trim by itself.
+ */
+static void trim_after_burst(struct fs *fs)
+{
+	bool trim;
+
+	pthread_mutex_lock(&fs->lock);
+	trim = fs->freed >= TRIM_NODES;
+	if (trim)
+		fs->freed = 0;
+	pthread_mutex_unlock(&fs->lock);
+#ifdef __GLIBC__
+	if (trim)
+		malloc_trim(0);
+#endif
+}
+
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct fs *fs = req_fs(req);
 
 	forget_one(fs, ino, nlookup);
+	trim_after_burst(fs);
 	count_ok(fs, FOP_FORGET);
 	fuse_reply_none(req);
 }
@@ -986,6 +1013,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 	for (i = 0; i < count; i++)
 		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
+	trim_after_burst(fs);
 	count_ok(fs, FOP_FORGET);
 	fuse_reply_none(req);
 }
