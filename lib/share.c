@@ -15,11 +15,16 @@
  * comes from the reading member's own image: under VERIFY that member is
  * proven, and it is alive because the reader holds it.
  *
- * Locks: domain->share_lock (decisions, the tables, membership) is taken
- * before an image's bind_lock.  Hashing runs under share_lock, reading
- * through the file's private object, whose fills take no share lock.
+ * Locks: domain->share_lock guards decisions, the tables and membership;
+ * every change of what a file's readers use (its binding's obj and state)
+ * is made under it, inside the binding's view_seq window, which readers
+ * check without a lock.  An image's bind_lock guards its table of
+ * bindings alone and is never held with share_lock.  Hashing runs without
+ * a lock, reading through the file's private object, whose fills take no
+ * share lock.  Objects are dropped after share_lock is let go.
  */
 #include <openssl/evp.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -277,8 +282,8 @@ out:
 }
 
 /*
- * A change of what @b's readers use (obj, state), under img->bind_lock: a
- * seqlock's write side.  obj and state are then stored with release: a
+ * A change of what @b's readers use (obj, state), under share_lock (one
+ * writer at a time): a seqlock's write side.  obj and state are then stored with release: a
  * reader that loads (acquire) a value stored in the window sees the odd
  * count too (no fence: TSan does not know them).
  */
@@ -302,8 +307,8 @@ static void view_end(struct binding *b)
  * proof to a new shared object; without it (TRUST) the first member's
  * private pages become the shared ones and fills are not checked.
  */
-static int join_shared(eshare_domain *d, eshare_image *img, struct binding *b,
-		       struct hash_result *hr)
+static int join_shared(eshare_domain *d, struct binding *b, struct hash_result *hr,
+		       uint64_t *drop)
 {
 	struct shared_obj *sh = shared_find(d, b->fp, b->fplen, b->ei.size);
 	uint64_t old = b->private_obj;
@@ -336,36 +341,35 @@ static int join_shared(eshare_domain *d, eshare_image *img, struct binding *b,
 	sh->nmembers++;
 	sh->nrefs++;
 	d->shared_members++;
-	pthread_rwlock_wrlock(&img->bind_lock);
 	b->shared = sh;
 	view_begin(b);
 	atomic_store_explicit(&b->state, BIND_SHARED, memory_order_release);
 	atomic_store_explicit(&b->obj, sh->obj, memory_order_release);
 	view_end(b);
 	b->private_obj = 0;
-	pthread_rwlock_unlock(&img->bind_lock);
-	if (old && old != sh->obj) {
-		/* readers that still use the private object read correct bytes;
-		 * its pages just stop being kept */
-		domain_drop_object(d, old);
-	}
+	/*
+	 * Readers that still use the private object read correct bytes; its
+	 * pages just stop being kept, by the caller once share_lock is free.
+	 */
+	if (old && old != sh->obj)
+		*drop = old;
 	return 0;
 }
 
-static void set_state(eshare_image *img, struct binding *b, uint8_t state)
+/* Under share_lock. */
+static void set_state(struct binding *b, uint8_t state)
 {
-	pthread_rwlock_wrlock(&img->bind_lock);
 	view_begin(b);
 	atomic_store_explicit(&b->state, state, memory_order_release);
 	view_end(b);
-	pthread_rwlock_unlock(&img->bind_lock);
 }
 
 /*
  * Give a hashed candidate its key and join (under share_lock).  A VERIFY
  * mismatch keeps the file private.
  */
-static int join_hashed(eshare_domain *d, struct binding *b, struct hash_result *hr)
+static int join_hashed(eshare_domain *d, struct binding *b, struct hash_result *hr,
+		       uint64_t *drop)
 {
 	eshare_image *img = b->img;
 
@@ -379,13 +383,13 @@ static int join_hashed(eshare_domain *d, struct binding *b, struct hash_result *
 			   (unsigned long long)b->nid,
 			   d->opts.policy == ESHARE_SHARE_VERIFY ? "; kept private" : "");
 		if (d->opts.policy == ESHARE_SHARE_VERIFY) {
-			set_state(img, b, BIND_PRIVATE);
+			set_state(b, BIND_PRIVATE);
 			return 0;
 		}
 	}
 	memcpy(b->fp, hr->fp, FP_LEN);
 	b->fplen = FP_LEN;
-	return join_shared(d, img, b, hr);
+	return join_shared(d, b, hr, drop);
 }
 
 static void pending_remove(eshare_domain *d, struct binding *b)
@@ -406,7 +410,7 @@ static void pending_remove(eshare_domain *d, struct binding *b)
 /* Queue @b to be hashed outside the lock; it reads privately meanwhile. */
 static void queue_hash(struct binding *b, struct binding **todo)
 {
-	set_state(b->img, b, BIND_SETTLING);
+	set_state(b, BIND_SETTLING);
 	b->list_next = *todo;
 	*todo = b;
 }
@@ -427,31 +431,37 @@ static bool pending_claims(const struct size_candidates *e, const struct binding
 	return false;
 }
 
+/* The image's claim about @b's content, read before share_lock is taken. */
+struct claim {
+	ssize_t n; /* its length, or -errno (-ENODATA: none) */
+	uint8_t fp[64];
+};
+
 /*
  * Choose the binding of a new file (under share_lock): private, shared at
  * once (TRUST), or to be hashed.  Files that need hashing are queued on
- * *todo, each with a reference on its image.
+ * *todo, each with a reference on its image; an object to drop once the
+ * lock is free is left in *@drop.
  */
 static int choose_binding(eshare_domain *d, eshare_image *img, struct binding *b,
-			  struct binding **todo)
+			  const struct claim *cl, struct binding **todo, uint64_t *drop)
 {
 	struct size_candidates *e;
 	bool hash_all, hash_this;
-	ssize_t n;
 
 	if (d->opts.policy == ESHARE_SHARE_OFF) {
-		set_state(img, b, BIND_PRIVATE);
+		set_state(b, BIND_PRIVATE);
 		return 0;
 	}
-	n = ef_get_fingerprint(img->fs, &b->ei, b->fp, sizeof(b->fp));
-	if (n > 0) {
-		b->fplen = (uint8_t)n; /* believed (TRUST) or checked against the sum */
+	if (cl->n > 0) {
+		memcpy(b->fp, cl->fp, (size_t)cl->n);
+		b->fplen = (uint8_t)cl->n; /* believed (TRUST) or checked against the sum */
 		b->ondisk = true;
-	} else if (n != -ENODATA && n != -ERANGE) {
-		return (int)n;
+	} else if (cl->n != -ENODATA && cl->n != -ERANGE) {
+		return (int)cl->n;
 	}
 	if (d->opts.policy == ESHARE_SHARE_TRUST && b->fplen)
-		return join_shared(d, img, b, NULL);
+		return join_shared(d, b, NULL, drop);
 	/*
 	 * Hash only when the file can match another: a same-size file with no
 	 * fingerprint to go by, or (VERIFY) another claim of the same
@@ -471,7 +481,7 @@ static int choose_binding(eshare_domain *d, eshare_image *img, struct binding *b
 	hash_this = hash_all || (b->claimed && (shared_find(d, b->fp, b->fplen, b->ei.size) ||
 						pending_claims(e, b)));
 	if (!hash_this) {
-		set_state(img, b, BIND_PENDING);
+		set_state(b, BIND_PENDING);
 		b->list_next = e->pending;
 		e->pending = b;
 		return 0;
@@ -508,6 +518,7 @@ static void settle_all(eshare_domain *d, struct binding *todo, eshare_image *sel
 		struct binding *b = todo;
 		eshare_image *img = b->img;
 		struct hash_result hr;
+		uint64_t drop = 0;
 		int rc;
 
 		todo = b->list_next;
@@ -515,36 +526,30 @@ static void settle_all(eshare_domain *d, struct binding *todo, eshare_image *sel
 		rc = hash_file(img, b, true, img != self, &hr);
 		pthread_mutex_lock(&d->share_lock);
 		if (rc == -EAGAIN) {
-			set_state(img, b, BIND_DEFERRED);
+			set_state(b, BIND_DEFERRED);
 			rc = 0;
 		} else if (!rc) {
-			rc = join_hashed(d, b, &hr);
+			rc = join_hashed(d, b, &hr, &drop);
 		}
 		if (rc)
-			set_state(img, b, BIND_PRIVATE); /* rather than fail a read */
+			set_state(b, BIND_PRIVATE); /* rather than fail a read */
 		pthread_mutex_unlock(&d->share_lock);
+		if (drop)
+			domain_drop_object(d, drop);
 		hash_result_release(d, &hr);
 		eshare_image_unref(img);
 	}
 }
 
-/* What a reader of @b uses now (under bind_lock). */
-static void read_view(struct binding *b, struct read_ctx *rd)
-{
-	rd->obj = atomic_load_explicit(&b->obj, memory_order_acquire);
-	rd->shared = b->state == BIND_SHARED;
-	rd->proof = rd->shared && b->shared->proof.mac ? &b->shared->proof : NULL;
-}
 
 /*
- * The seqlock's read side: obj and state from one window, or false.  The
- * acquire load pairs with view_end(): b->shared, set before, is safe to
- * read when state says SHARED.  A writer that finished before this call
- * has its count seen, so a member that left is never read through the
- * shared object again; one that ends after it is the same as a writer
- * that takes bind_lock just after read_view().
+ * The seqlock's read side: obj and state from one window, or false if a
+ * change is under way.  The acquire loads pair with the writer's release
+ * stores: b->shared, set before state first says SHARED, is then safe to
+ * read.  A change that ended before this call is seen, so a member that
+ * left its shared object is never read through it again.
  */
-bool eshare_share_view(struct binding *b, struct read_ctx *rd)
+static bool view_load(struct binding *b, struct read_ctx *rd, unsigned *statep)
 {
 	unsigned s = atomic_load_explicit(&b->view_seq, memory_order_acquire);
 	unsigned state;
@@ -554,42 +559,64 @@ bool eshare_share_view(struct binding *b, struct read_ctx *rd)
 		return false;
 	state = atomic_load_explicit(&b->state, memory_order_acquire);
 	obj = atomic_load_explicit(&b->obj, memory_order_acquire);
-	if (atomic_load_explicit(&b->view_seq, memory_order_relaxed) != s ||
-	    state == BIND_NEW || state == BIND_DEFERRED)
+	if (atomic_load_explicit(&b->view_seq, memory_order_relaxed) != s)
 		return false;
 	rd->obj = obj;
 	rd->shared = state == BIND_SHARED;
 	rd->proof = rd->shared && b->shared->proof.mac ? &b->shared->proof : NULL;
+	*statep = state;
 	return true;
 }
 
+bool eshare_share_view(struct binding *b, struct read_ctx *rd)
+{
+	unsigned state;
+
+	return view_load(b, rd, &state) && state != BIND_NEW && state != BIND_DEFERRED;
+}
+
+/* What a reader of @b uses now, whatever its state. */
+static void read_view(struct binding *b, struct read_ctx *rd)
+{
+	unsigned state;
+
+	/* a window is a few stores under share_lock */
+	while (!view_load(b, rd, &state))
+		sched_yield();
+}
+
+/*
+ * @img's binding of @ei, created (NEW) if it has none.  The binding and its
+ * private object are made before bind_lock is taken; a reader that lost
+ * the race to insert drops its own.
+ */
 static int bind_get(eshare_image *img, struct ef_inode *ei, struct binding **bp)
 {
 	eshare_domain *d = img->domain;
-	struct binding *b;
+	struct binding *b, *nb = calloc(1, sizeof(*nb));
+	int rc = 0;
 
+	if (!nb)
+		return -ENOMEM;
+	nb->nid = ei->nid;
+	nb->ei = *ei;
+	nb->img = img;
+	nb->private_obj = pc_object_new(d->cache, PC_CLASS_DATA);
+	atomic_init(&nb->obj, nb->private_obj);
 	pthread_rwlock_wrlock(&img->bind_lock);
 	b = bind_find(img, ei->nid);
 	if (!b) {
-		b = calloc(1, sizeof(*b));
-		if (b) {
-			b->nid = ei->nid;
-			b->ei = *ei;
-			b->img = img;
-			b->private_obj = pc_object_new(d->cache, PC_CLASS_DATA);
-			atomic_init(&b->obj, b->private_obj);
-		}
-		if (!b || bind_insert(img, b)) {
-			if (b)
-				domain_drop_object(d, b->private_obj);
-			free(b);
-			pthread_rwlock_unlock(&img->bind_lock);
-			return -ENOMEM;
-		}
+		rc = bind_insert(img, nb);
+		if (!rc)
+			b = nb;
 	}
 	pthread_rwlock_unlock(&img->bind_lock);
+	if (b != nb) {
+		domain_drop_object(d, nb->private_obj);
+		free(nb);
+	}
 	*bp = b;
-	return 0;
+	return rc;
 }
 
 int eshare_share_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *rd,
@@ -597,40 +624,43 @@ int eshare_share_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *r
 {
 	eshare_domain *d = img->domain;
 	struct binding *b, *todo = NULL;
+	struct claim cl = { .n = -ENODATA };
+	uint64_t drop = 0;
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&img->bind_lock);
 	b = bind_find(img, ei->nid);
-	if (b && b->state != BIND_NEW && b->state != BIND_DEFERRED) {
-		read_view(b, rd);
-		pthread_rwlock_unlock(&img->bind_lock);
+	pthread_rwlock_unlock(&img->bind_lock);
+	if (b && eshare_share_view(b, rd)) {
 		*bp = b;
 		return 0;
 	}
-	pthread_rwlock_unlock(&img->bind_lock);
+	if (!b) {
+		rc = bind_get(img, ei, &b);
+		if (rc)
+			return rc;
+	}
+	/* the image's claim, read with no lock held: it may read the image */
+	if (b->state == BIND_NEW && d->opts.policy != ESHARE_SHARE_OFF)
+		cl.n = ef_get_fingerprint(img->fs, &b->ei, cl.fp, sizeof(cl.fp));
 
 	pthread_mutex_lock(&d->share_lock);
-	rc = bind_get(img, ei, &b);
-	if (rc) {
-		pthread_mutex_unlock(&d->share_lock);
-		return rc;
-	}
 	if (b->state == BIND_NEW) {
-		rc = choose_binding(d, img, b, &todo);
+		rc = choose_binding(d, img, b, &cl, &todo, &drop);
 		/* an error deciding is not kept: the file reads privately */
 		if (rc && b->state == BIND_NEW)
-			set_state(img, b, BIND_PRIVATE);
+			set_state(b, BIND_PRIVATE);
 	} else if (b->state == BIND_DEFERRED) {
 		/* its own reader now: hash it from its image */
 		eshare_image_ref(img);
 		queue_hash(b, &todo);
 	}
 	pthread_mutex_unlock(&d->share_lock);
+	if (drop)
+		domain_drop_object(d, drop);
 	/* hashing the queued files may take a while: no lock held */
 	settle_all(d, todo, img);
-	pthread_rwlock_rdlock(&img->bind_lock);
 	read_view(b, rd);
-	pthread_rwlock_unlock(&img->bind_lock);
 	*bp = b;
 	return rc;
 }
@@ -648,7 +678,6 @@ void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
 	}
 	/* counted first: whoever reads the private object after the switch sees it */
 	counter_add2(&img->cnt, &d->cnt, CNT_VERIFY_FAIL, 1);
-	pthread_rwlock_wrlock(&img->bind_lock);
 	b->left = true;
 	b->proven = false; /* its image no longer gives what was hashed */
 	b->private_obj = pc_object_new(d->cache, PC_CLASS_DATA);
@@ -656,7 +685,6 @@ void eshare_share_leave(eshare_image *img, struct binding *b, uint64_t obj)
 	atomic_store_explicit(&b->state, BIND_PRIVATE, memory_order_release);
 	atomic_store_explicit(&b->obj, b->private_obj, memory_order_release);
 	view_end(b);
-	pthread_rwlock_unlock(&img->bind_lock);
 	d->shared_members--;
 	if (--sh->nmembers == 0 && sh->linked) {
 		shared_unlink(d, sh);
