@@ -26,9 +26,10 @@
  * each file read whole by one thread.  ORDER (lib, dir, mount) is the
  * order they are handed out in: "size" (default) largest first, so that
  * no thread is left reading one big file alone at the end while the
- * others have nothing to do (the walk then opens and stats every file:
- * lib keeps the open inode for its reader; dir calls fstatat()); "walk"
- * the walk's order.  The time covers, for lib, attach + walk + read (the
+ * others have nothing to do; the walk then stats every file (lib: THREADS
+ * threads walk the directories, opening and stating every file, and the
+ * reader opens it again; dir: fstatat() in the one-thread walk); "walk"
+ * the walk's order (lib: a one-thread walk that opens no file).  The time covers, for lib, attach + walk + read (the
  * backend is opened before: a loop device's setup is not reading); for
  * dir, walk + read; for mount, walk + read after mount(2).  walk_median_s
  * is the median of the part before the reading starts (attach + walk).
@@ -79,15 +80,11 @@ struct opts {
 	bool keep;
 };
 
-/*
- * What the walk found: inode numbers (lib) or paths (dir), with each
- * file's size and (lib, by size) its open inode when the walk opened it.
- */
+/* What the walk found: inode numbers (lib) or paths (dir), and sizes (by size). */
 struct list {
 	uint64_t *ino;
 	char **path;
 	uint64_t *size;
-	eshare_inode **inode;
 	size_t *order; /* the order the files are read in */
 	size_t n, cap;
 };
@@ -153,34 +150,34 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static void list_add(struct list *l, uint64_t ino, char *path, uint64_t size,
-		     eshare_inode *inode)
+static void list_add(struct list *l, uint64_t ino, char *path, uint64_t size)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 1024;
 		l->ino = realloc(l->ino, l->cap * sizeof(*l->ino));
 		l->path = realloc(l->path, l->cap * sizeof(*l->path));
 		l->size = realloc(l->size, l->cap * sizeof(*l->size));
-		l->inode = realloc(l->inode, l->cap * sizeof(*l->inode));
-		if (!l->ino || !l->path || !l->size || !l->inode)
+		if (!l->ino || !l->path || !l->size)
 			die("realloc", ENOMEM);
 	}
 	l->ino[l->n] = ino;
 	l->path[l->n] = path;
 	l->size[l->n] = size;
-	l->inode[l->n] = inode;
 	l->n++;
 }
 
-static const uint64_t *sort_sizes;
+static const struct list *sort_list;
 
-/* Largest first; equal sizes in walk order. */
+/* Largest first; equal sizes by inode number (lib), then in walk order. */
 static int cmp_size_desc(const void *a, const void *b)
 {
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	const struct list *l = sort_list;
 
-	if (sort_sizes[x] != sort_sizes[y])
-		return sort_sizes[x] < sort_sizes[y] ? 1 : -1;
+	if (l->size[x] != l->size[y])
+		return l->size[x] < l->size[y] ? 1 : -1;
+	if (l->ino[x] != l->ino[y])
+		return l->ino[x] < l->ino[y] ? -1 : 1;
 	return x < y ? -1 : x > y;
 }
 
@@ -193,21 +190,18 @@ static void list_order(struct list *l, bool by_size)
 	for (size_t i = 0; i < l->n; i++)
 		l->order[i] = i;
 	if (by_size) {
-		sort_sizes = l->size;
+		sort_list = l;
 		qsort(l->order, l->n, sizeof(*l->order), cmp_size_desc);
 	}
 }
 
 static void list_free(struct list *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
+	for (size_t i = 0; i < l->n; i++)
 		free(l->path[i]);
-		eshare_inode_put(l->inode[i]);
-	}
 	free(l->ino);
 	free(l->path);
 	free(l->size);
-	free(l->inode);
 	free(l->order);
 	memset(l, 0, sizeof(*l));
 }
@@ -308,7 +302,7 @@ static int collect(void *user, const char *name, size_t len, uint64_t ino, unsig
 	return 0;
 }
 
-static void lib_walk(eshare_image *img, eshare_inode *dir, struct list *out, bool by_size)
+static void lib_walk(eshare_image *img, eshare_inode *dir, struct list *out)
 {
 	struct dents d = { 0 };
 	uint64_t cookie = 0;
@@ -319,22 +313,13 @@ static void lib_walk(eshare_image *img, eshare_inode *dir, struct list *out, boo
 	for (size_t i = 0; i < d.n; i++) {
 		eshare_inode *child;
 
-		if (d.v[i].type == ESHARE_DT_REG && by_size) {
-			struct eshare_stat st = ESHARE_STAT_INIT;
-
-			rc = eshare_inode_open(&child, img, d.v[i].ino);
-			if (!rc)
-				rc = eshare_stat(child, &st);
-			if (rc)
-				die("eshare_inode_open", rc);
-			list_add(out, d.v[i].ino, NULL, st.file_size, child);
-		} else if (d.v[i].type == ESHARE_DT_REG) {
-			list_add(out, d.v[i].ino, NULL, 0, NULL);
+		if (d.v[i].type == ESHARE_DT_REG) {
+			list_add(out, d.v[i].ino, NULL, 0);
 		} else if (d.v[i].type == ESHARE_DT_DIR) {
 			rc = eshare_inode_open(&child, img, d.v[i].ino);
 			if (rc)
 				die("eshare_inode_open", rc);
-			lib_walk(img, child, out, by_size);
+			lib_walk(img, child, out);
 			eshare_inode_put(child);
 		}
 	}
@@ -344,18 +329,13 @@ static void lib_walk(eshare_image *img, eshare_inode *dir, struct list *out, boo
 static int64_t lib_read_one(struct pool *p, size_t i, uint8_t *buf, XXH3_state_t *h)
 {
 	eshare_image *img = p->ctx;
-	eshare_inode *ino = p->files->inode[i];
+	eshare_inode *ino;
 	uint64_t off = 0;
 	ssize_t n;
+	int rc = eshare_inode_open(&ino, img, p->files->ino[i]);
 
-	/* the walk opened it (by size): the reader gives it back */
-	p->files->inode[i] = NULL;
-	if (!ino) {
-		int rc = eshare_inode_open(&ino, img, p->files->ino[i]);
-
-		if (rc)
-			return rc;
-	}
+	if (rc)
+		return rc;
 	while ((n = eshare_pread(ino, buf, BUFSZ, off)) > 0) {
 		if (h)
 			XXH3_64bits_update(h, buf, (size_t)n);
@@ -363,6 +343,113 @@ static int64_t lib_read_one(struct pool *p, size_t i, uint8_t *buf, XXH3_state_t
 	}
 	eshare_inode_put(ino);
 	return n < 0 ? n : (int64_t)off;
+}
+
+/*
+ * The walk by size, by THREADS threads: each takes a directory from a
+ * shared stack, reads it, stats its files (open, stat, put) and pushes its
+ * subdirectories; the walk ends when the stack is empty and nobody is
+ * reading a directory.
+ */
+struct pwalk {
+	eshare_image *img;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	uint64_t *stack; /* directories' inode numbers */
+	size_t n, cap;
+	unsigned busy; /* threads reading a directory */
+	struct list *out;
+};
+
+static void pwalk_push(struct pwalk *w, uint64_t ino)
+{
+	if (w->n == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 256;
+		w->stack = realloc(w->stack, w->cap * sizeof(*w->stack));
+		if (!w->stack)
+			die("realloc", ENOMEM);
+	}
+	w->stack[w->n++] = ino;
+}
+
+static void *pwalk_worker(void *arg)
+{
+	struct pwalk *w = arg;
+	struct list files = { 0 };
+	struct dents d = { 0 };
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		eshare_inode *dir, *child;
+		uint64_t cookie = 0, ino;
+		int rc;
+
+		while (!w->n && w->busy)
+			pthread_cond_wait(&w->cv, &w->lock);
+		if (!w->n)
+			break;
+		ino = w->stack[--w->n];
+		w->busy++;
+		pthread_mutex_unlock(&w->lock);
+
+		d.n = 0;
+		rc = eshare_inode_open(&dir, w->img, ino);
+		if (!rc)
+			rc = eshare_readdir(dir, &cookie, collect, &d);
+		if (rc)
+			die("eshare_readdir", rc);
+		eshare_inode_put(dir);
+		for (size_t i = 0; i < d.n; i++) {
+			struct eshare_stat st = ESHARE_STAT_INIT;
+
+			if (d.v[i].type != ESHARE_DT_REG)
+				continue;
+			rc = eshare_inode_open(&child, w->img, d.v[i].ino);
+			if (!rc)
+				rc = eshare_stat(child, &st);
+			if (rc)
+				die("eshare_stat", rc);
+			eshare_inode_put(child);
+			list_add(&files, d.v[i].ino, NULL, st.file_size);
+		}
+
+		pthread_mutex_lock(&w->lock);
+		for (size_t i = 0; i < d.n; i++)
+			if (d.v[i].type == ESHARE_DT_DIR)
+				pwalk_push(w, d.v[i].ino);
+		w->busy--;
+		pthread_cond_broadcast(&w->cv);
+	}
+	for (size_t i = 0; i < files.n; i++)
+		list_add(w->out, files.ino[i], NULL, files.size[i]);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+	free(d.v);
+	list_free(&files);
+	return NULL;
+}
+
+static void lib_walk_parallel(eshare_image *img, eshare_inode *root, struct list *out,
+			      unsigned threads)
+{
+	struct pwalk w = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER,
+			   .cv = PTHREAD_COND_INITIALIZER, .out = out };
+	struct eshare_stat st = ESHARE_STAT_INIT;
+	pthread_t tid[64];
+	int rc = eshare_stat(root, &st);
+
+	if (rc)
+		die("eshare_stat", rc);
+	pwalk_push(&w, st.ino);
+	if (threads > 64)
+		threads = 64;
+	for (unsigned t = 1; t < threads; t++)
+		if (pthread_create(&tid[t], NULL, pwalk_worker, &w))
+			die("pthread_create", EAGAIN);
+	pwalk_worker(&w);
+	for (unsigned t = 1; t < threads; t++)
+		pthread_join(tid[t], NULL);
+	free(w.stack);
 }
 
 static eshare_backend *open_backend(const struct opts *o)
@@ -414,7 +501,10 @@ static void run_lib(const struct opts *o, struct result *r)
 	rc = eshare_root(&root, img);
 	if (rc)
 		die("eshare_root", rc);
-	lib_walk(img, root, &files, o->by_size);
+	if (o->by_size)
+		lib_walk_parallel(img, root, &files, o->threads);
+	else
+		lib_walk(img, root, &files);
 	eshare_inode_put(root);
 	list_order(&files, o->by_size);
 	p.ctx = img;
@@ -425,11 +515,11 @@ static void run_lib(const struct opts *o, struct result *r)
 	r->files += files.n;
 	r->bytes += atomic_load(&p.bytes);
 	r->digest += atomic_load(&p.digest);
-	list_free(&files);
 	eshare_image_detach(img);
 	rc = eshare_domain_close(d);
 	if (rc)
 		die("eshare_domain_close", rc);
+	list_free(&files);
 }
 
 /* ---- dir: the kernel's view of a mounted image ---- */
@@ -480,7 +570,7 @@ static void dir_walk(const char *base, const char *rel, struct list *out, bool b
 		if (asprintf(&p, "%s%s%s", rel, *rel ? "/" : "", v[i].name) < 0)
 			die("asprintf", ENOMEM);
 		if (v[i].type == DT_REG) {
-			list_add(out, 0, p, v[i].size, NULL);
+			list_add(out, 0, p, v[i].size);
 		} else {
 			if (v[i].type == DT_DIR)
 				dir_walk(base, p, out, by_size);
