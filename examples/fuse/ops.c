@@ -1249,6 +1249,17 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		reply_err(req, FOP_OPEN, -EROFS);
 		return;
 	}
+	if (!fs->direct_io) {
+		/*
+		 * ENOSYS: the kernel opens files by itself from now on, with
+		 * keep_cache, and sends no open or release: two requests less
+		 * a file (most of what reading cached files costs).  Reads
+		 * then come without a handle (op_read()).
+		 */
+		count_ok(fs, FOP_OPEN);
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	of = calloc(1, sizeof(*of));
 	if (!of) {
 		reply_err(req, FOP_OPEN, -ENOMEM);
@@ -1397,13 +1408,33 @@ static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
-	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh, tmp;
 	char *buf = read_buf();
 	ssize_t r;
 
 	if (!buf) {
 		reply_err(req, FOP_READ, -ENOMEM);
 		return;
+	}
+	if (!of) {
+		/*
+		 * Opened by the kernel alone (no_open): read through the node's
+		 * member of now.  The kernel holds a lookup on the node while a
+		 * file of it is open, so the node outlives the read.  A node of
+		 * several images checks its member at every read this way.
+		 */
+		memset(&tmp, 0, sizeof(tmp));
+		pthread_mutex_lock(&fs->lock);
+		tmp.n = node_by_id(fs, id);
+		tmp.ino = tmp.n ? eshare_inode_get(tmp.n->ino) : NULL;
+		pthread_mutex_unlock(&fs->lock);
+		if (!tmp.ino) {
+			reply_err(req, FOP_READ, tmp.n ? -EISDIR : -ESTALE);
+			return;
+		}
+		pthread_mutex_init(&tmp.lock, NULL);
+		member_advise(fs, tmp.ino);
+		of = &tmp;
 	}
 	if (size > READ_MAX)
 		size = READ_MAX;
@@ -1414,6 +1445,10 @@ static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 	} else {
 		count_ok(fs, FOP_READ);
 		fuse_reply_buf(req, buf, (size_t)r);
+	}
+	if (of == &tmp) {
+		eshare_inode_put(tmp.ino);
+		pthread_mutex_destroy(&tmp.lock);
 	}
 }
 
