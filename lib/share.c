@@ -24,6 +24,7 @@
  * share lock.  Objects are dropped after share_lock is let go.
  */
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,19 @@ static struct size_candidates *size_candidates_get(eshare_domain *d, uint64_t si
 
 /* ---- hashing ---- */
 
+/*
+ * SHA-256 fetched once: EVP_sha256() makes every EVP_DigestInit_ex() look
+ * the implementation up again, under OpenSSL's locks.  Never freed, like
+ * the MAC's cipher (proof.c).
+ */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void sha256_init(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 /* What one hash pass over a file produced. */
 struct hash_result {
 	uint8_t fp[FP_LEN];
@@ -228,6 +242,7 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 	int rc = 0;
 
 	memset(hr, 0, sizeof(*hr));
+	pthread_once(&sha256_once, sha256_init);
 	rd.cache_only = cache_only;
 	if (join) {
 		rd.obj = pc_object_new(d->cache, PC_CLASS_DATA);
@@ -237,7 +252,7 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 		hr->proof.key = &d->proof_key;
 	}
 	if (!md || !buf || (join && !hr->proof.mac) ||
-	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+	    !sha256_md || EVP_DigestInit_ex(md, sha256_md, NULL) != 1) {
 		rc = -ENOMEM;
 		goto out;
 	}
