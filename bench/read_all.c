@@ -44,7 +44,8 @@
  * -x also hashes every file's bytes (XXH3, order-independent sum) so that
  * two modes can be checked to read the same content; not for timing.
  *
- * Output: one line "RESULT key=value ..." on stdout.
+ * Output: one line "RESULT key=value ..." on stdout; lib adds the domain's
+ * backend_bytes, decompressed_bytes and hashed_bytes of the last repetition.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -99,6 +100,7 @@ struct result {
 	double walk[1024]; /* and the part of it before the reading started */
 	unsigned nrep;
 	double cpu0;
+	struct eshare_stats st; /* lib: the domain's, after the last repetition */
 };
 
 static double now(void)
@@ -515,6 +517,10 @@ static void run_lib(const struct opts *o, struct result *r)
 	r->files += files.n;
 	r->bytes += atomic_load(&p.bytes);
 	r->digest += atomic_load(&p.digest);
+	r->st = (struct eshare_stats)ESHARE_STATS_INIT;
+	rc = eshare_domain_stats(d, &r->st);
+	if (rc)
+		die("eshare_domain_stats", rc);
 	eshare_image_detach(img);
 	rc = eshare_domain_close(d);
 	if (rc)
@@ -955,6 +961,11 @@ int main(int argc, char **argv)
 	       r.cpu[r.nrep / 2]);
 	if (strcmp(o.mode, "lower"))
 		printf(" walk_median_s=%.6f", r.walk[r.nrep / 2]);
+	if (!strcmp(o.mode, "lib"))
+		printf(" backend_bytes=%llu decompressed_bytes=%llu hashed_bytes=%llu",
+		       (unsigned long long)r.st.backend_bytes_read,
+		       (unsigned long long)r.st.decompressed_bytes,
+		       (unsigned long long)r.st.hashed_bytes);
 	if (o.hash)
 		printf(" digest=%016llx", (unsigned long long)r.digest);
 	printf("\n");
