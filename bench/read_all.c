@@ -21,15 +21,23 @@
  *   mount  PATH is an image: mount(2) it as erofs straight from the file
  *          (the kernel's file-backed mount, no loop device), then as dir.
  *
- * Every mode walks first (readdir order, depth first), then reads the
- * files with THREADS threads taking the next file from a shared counter,
- * each file read whole by one thread.  ORDER (lib, dir, mount) is the
- * order they are handed out in: "size" (default) largest first, so that
- * no thread is left reading one big file alone at the end while the
- * others have nothing to do; the walk then stats every file (lib: THREADS
- * threads walk the directories, opening and stating every file, and the
- * reader opens it again; dir: fstatat() in the one-thread walk); "walk"
- * the walk's order (lib: a one-thread walk that opens no file).  The time covers, for lib, attach + walk + read (the
+ * Every mode walks first, then reads the files with THREADS threads
+ * taking the next file from a shared counter, each file read whole by one
+ * thread.  ORDER (lib, dir, mount) is the order they are handed out in:
+ *   balanced  (default) the files of BIG_FILE or more first, largest
+ *             first, so that no thread is left reading a big file alone
+ *             at the end while the others have nothing to do; then the
+ *             others by inode number, close to the order of their data in
+ *             an image made by mkfs.erofs, so that one reader's reads stay
+ *             mostly sequential (backend_bytes shows how much the format
+ *             layer's sequential window read).  The walk stats every
+ *             file: for lib, THREADS
+ *             threads walk the directories, opening and stating every
+ *             file (its reader opens it again); for dir, fstatat() in the
+ *             one-thread walk.
+ *   walk      the walk's order (readdir order, depth first; lib: a
+ *             one-thread walk that opens no file).
+ * The time covers, for lib, attach + walk + read (the
  * backend is opened before: a loop device's setup is not reading); for
  * dir, walk + read; for mount, walk + read after mount(2).  walk_median_s
  * is the median of the part before the reading starts (attach + walk).
@@ -68,12 +76,13 @@
 #include "format/format.h"
 
 #define BUFSZ (128u << 10)
+#define BIG_FILE (1ull << 20) /* ORDER balanced: handed out first, largest first */
 
 struct opts {
 	const char *mode;
 	const char *path;
 	const char *backend;
-	bool by_size; /* hand out the largest files first */
+	bool balanced; /* big files first, then by inode number */
 	unsigned threads;
 	unsigned repeat;
 	uint64_t cache;
@@ -81,7 +90,7 @@ struct opts {
 	bool keep;
 };
 
-/* What the walk found: inode numbers (lib) or paths (dir), and sizes (by size). */
+/* What the walk found: inode numbers, paths (dir), sizes (balanced). */
 struct list {
 	uint64_t *ino;
 	char **path;
@@ -170,28 +179,31 @@ static void list_add(struct list *l, uint64_t ino, char *path, uint64_t size)
 
 static const struct list *sort_list;
 
-/* Largest first; equal sizes by inode number (lib), then in walk order. */
+/* Files of BIG_FILE or more largest first, then by inode number, then in walk order. */
 static int cmp_size_desc(const void *a, const void *b)
 {
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 	const struct list *l = sort_list;
 
-	if (l->size[x] != l->size[y])
-		return l->size[x] < l->size[y] ? 1 : -1;
+	uint64_t sx = l->size[x] >= BIG_FILE ? l->size[x] : 0;
+	uint64_t sy = l->size[y] >= BIG_FILE ? l->size[y] : 0;
+
+	if (sx != sy)
+		return sx < sy ? 1 : -1;
 	if (l->ino[x] != l->ino[y])
 		return l->ino[x] < l->ino[y] ? -1 : 1;
 	return x < y ? -1 : x > y;
 }
 
 /* Fix the order the files are read in (part of the timed work). */
-static void list_order(struct list *l, bool by_size)
+static void list_order(struct list *l, bool balanced)
 {
 	l->order = malloc((l->n ? l->n : 1) * sizeof(*l->order));
 	if (!l->order)
 		die("malloc", ENOMEM);
 	for (size_t i = 0; i < l->n; i++)
 		l->order[i] = i;
-	if (by_size) {
+	if (balanced) {
 		sort_list = l;
 		qsort(l->order, l->n, sizeof(*l->order), cmp_size_desc);
 	}
@@ -348,7 +360,7 @@ static int64_t lib_read_one(struct pool *p, size_t i, uint8_t *buf, XXH3_state_t
 }
 
 /*
- * The walk by size, by THREADS threads: each takes a directory from a
+ * The balanced walk, by THREADS threads: each takes a directory from a
  * shared stack, reads it, stats its files (open, stat, put) and pushes its
  * subdirectories; the walk ends when the stack is empty and nobody is
  * reading a directory.
@@ -503,12 +515,12 @@ static void run_lib(const struct opts *o, struct result *r)
 	rc = eshare_root(&root, img);
 	if (rc)
 		die("eshare_root", rc);
-	if (o->by_size)
+	if (o->balanced)
 		lib_walk_parallel(img, root, &files, o->threads);
 	else
 		lib_walk(img, root, &files);
 	eshare_inode_put(root);
-	list_order(&files, o->by_size);
+	list_order(&files, o->balanced);
 	p.ctx = img;
 	if (r->nrep < 1024)
 		r->walk[r->nrep] = now() - t0;
@@ -530,7 +542,7 @@ static void run_lib(const struct opts *o, struct result *r)
 
 /* ---- dir: the kernel's view of a mounted image ---- */
 
-static void dir_walk(const char *base, const char *rel, struct list *out, bool by_size)
+static void dir_walk(const char *base, const char *rel, struct list *out, bool balanced)
 {
 	char *full;
 	DIR *dir;
@@ -538,7 +550,7 @@ static void dir_walk(const char *base, const char *rel, struct list *out, bool b
 	struct {
 		char *name;
 		unsigned char type;
-		uint64_t size;
+		uint64_t size, ino;
 	} *v = NULL;
 	size_t n = 0, cap = 0;
 
@@ -559,12 +571,14 @@ static void dir_walk(const char *base, const char *rel, struct list *out, bool b
 		v[n].name = strdup(e->d_name);
 		v[n].type = e->d_type;
 		v[n].size = 0;
-		if (e->d_type == DT_REG && by_size) {
+		v[n].ino = 0;
+		if (e->d_type == DT_REG && balanced) {
 			struct stat st;
 
 			if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
 				die(e->d_name, errno);
 			v[n].size = (uint64_t)st.st_size;
+			v[n].ino = (uint64_t)st.st_ino;
 		}
 		n++;
 	}
@@ -576,10 +590,10 @@ static void dir_walk(const char *base, const char *rel, struct list *out, bool b
 		if (asprintf(&p, "%s%s%s", rel, *rel ? "/" : "", v[i].name) < 0)
 			die("asprintf", ENOMEM);
 		if (v[i].type == DT_REG) {
-			list_add(out, 0, p, v[i].size);
+			list_add(out, v[i].ino, p, v[i].size);
 		} else {
 			if (v[i].type == DT_DIR)
-				dir_walk(base, p, out, by_size);
+				dir_walk(base, p, out, balanced);
 			free(p);
 		}
 		free(v[i].name);
@@ -614,8 +628,8 @@ static void run_dir(const struct opts *o, const char *path, struct result *r)
 	int dfd;
 	double t0 = start_time(r);
 
-	dir_walk(path, "", &files, o->by_size);
-	list_order(&files, o->by_size);
+	dir_walk(path, "", &files, o->balanced);
+	list_order(&files, o->balanced);
 	dfd = open(path, O_RDONLY | O_DIRECTORY);
 	if (dfd < 0)
 		die(path, errno);
@@ -874,7 +888,7 @@ static void run_lower(const struct opts *o, struct result *r)
 static void usage(void)
 {
 	fprintf(stderr, "usage: read_all [-m lib|lower|dir|mount] [-t THREADS] [-r REPEAT]\n"
-			"                [-o size|walk] [-b file|blockdev|blockdev-direct|loop|loop-direct]\n"
+			"                [-o balanced|walk] [-b file|blockdev|blockdev-direct|loop|loop-direct]\n"
 			"                [-c CACHE_MB] [-x] [-a] PATH\n");
 	exit(2);
 }
@@ -882,7 +896,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct opts o = {
-		.mode = "lib", .backend = "file", .by_size = true, .threads = 1, .repeat = 1,
+		.mode = "lib", .backend = "file", .balanced = true, .threads = 1, .repeat = 1,
 	};
 	static struct result r;
 	int c;
@@ -899,9 +913,9 @@ int main(int argc, char **argv)
 			o.repeat = (unsigned)atoi(optarg);
 			break;
 		case 'o':
-			if (strcmp(optarg, "size") && strcmp(optarg, "walk"))
+			if (strcmp(optarg, "balanced") && strcmp(optarg, "walk"))
 				usage();
-			o.by_size = !strcmp(optarg, "size");
+			o.balanced = !strcmp(optarg, "balanced");
 			break;
 		case 'b':
 			o.backend = optarg;
@@ -951,7 +965,7 @@ int main(int argc, char **argv)
 	printf("RESULT mode=%s%s backend=%s order=%s threads=%u repeat=%u files=%llu bytes=%llu "
 	       "seconds=%.6f MBps=%.1f",
 	       o.mode, o.keep ? "+pages" : "", strcmp(o.mode, "lib") ? "-" : o.backend,
-	       strcmp(o.mode, "lower") ? (o.by_size ? "size" : "walk") : "-", o.threads,
+	       strcmp(o.mode, "lower") ? (o.balanced ? "balanced" : "walk") : "-", o.threads,
 	       o.repeat, (unsigned long long)r.files, (unsigned long long)r.bytes, r.seconds,
 	       r.seconds > 0 ? r.bytes / r.seconds / 1e6 : 0.0);
 	qsort(r.rep, r.nrep, sizeof(r.rep[0]), cmp_double);
