@@ -4,7 +4,7 @@
 # erofs-share-fuse's memory report and serving threads: `ctl stats` shows
 # the daemon's resident set and threads as /proc says them, malloc's heap
 # and the library's cache as its own counters say them; the daemon serves
-# with at most --threads N threads, and by default at most twice the CPUs
+# with at most --threads N threads, and by default at most one a CPU
 # online (2 to 10), while readers in parallel keep it busy.
 #
 # usage: test_fuse_memory.sh BUILD_DIR SOURCE_DIR
@@ -18,8 +18,8 @@ sock=$tmp/ctl.sock
 m=$tmp/m
 sanitized=false
 ldd "$bin" | grep -qE "libasan|libtsan" && sanitized=true
-cpus=$(nproc)
-default=$((2 * cpus))
+default=$(getconf _NPROCESSORS_ONLN)
+[ "$default" -lt 2 ] && default=2
 [ "$default" -gt 10 ] && default=10
 
 # readers DIR: four processes reading every regular file under DIR at once

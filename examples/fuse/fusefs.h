@@ -89,10 +89,9 @@ enum fop {
 
 #define SHARE_STRIPES 64
 
-/* What every open file or directory starts with: fs->handles' links. */
+/* What every open file starts with: fs->handles' links. */
 struct fhandle {
 	struct fhandle *prev, *next;
-	bool dir;
 };
 
 struct fs {
@@ -120,7 +119,7 @@ struct fs {
 	uint64_t freed;		/* nodes freed since malloc last gave memory back */
 	int64_t root_mtime;
 	/*
-	 * Files and directories open now (under lock): a release the kernel
+	 * Files open now (under lock; direct_io only): a release the kernel
 	 * had not sent when the session ended is done by fs_destroy().
 	 */
 	struct fhandle *handles;

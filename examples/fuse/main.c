@@ -50,8 +50,8 @@ static void usage(FILE *f)
 "                      cache the image files too\n"
 "  --control SOCKET    a Unix socket (mode 0600) to add and remove images while\n"
 "                      mounted: see the ctl command\n"
-"  --threads N         at most N threads serve requests (default: twice the\n"
-"                      CPUs online, 2 to 10; libfuse's own default is 10)\n"
+"  --threads N         at most N threads serve requests (default: the CPUs\n"
+"                      online, 2 to 10; libfuse's own default is 10)\n"
 "  -s                  single-threaded\n"
 "  -f                  stay in the foreground (log to stderr, not syslog)\n"
 "  -d                  debug: libfuse traces every request (implies -f)\n"
@@ -103,19 +103,16 @@ static char *default_name(const char *path)
 }
 
 /*
- * Serving threads by default: twice the CPUs, between 2 and libfuse's own
- * default of 10.  A cold read of one reader is served by a few requests in
- * flight at once (the kernel's readahead), which a second thread per CPU
- * overlaps; more threads than that only add wake-ups, scheduling and a
- * read buffer (up to 1 MiB) each (BENCHMARKS.md).
+ * Serving threads by default: one a CPU, between 2 and libfuse's own
+ * default of 10.  On 2 cores more threads read no faster, one reader or
+ * four, and each costs a stack, a read buffer of up to 1 MiB and often a
+ * malloc arena (BENCHMARKS.md).
  */
 static unsigned default_threads(void)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (cpus < 1)
-		cpus = 1;
-	return cpus >= 5 ? 10 : 2 * (unsigned)cpus;
+	return cpus <= 2 ? 2 : cpus >= 10 ? 10 : (unsigned)cpus;
 }
 
 static void *ctl_thread(void *arg)

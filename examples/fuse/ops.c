@@ -704,23 +704,15 @@ int fs_init(struct fs *fs)
 }
 
 struct open_file;
-struct open_dir;
 static void op_release_file(struct fs *fs, struct open_file *of);
-static void close_dir(struct fs *fs, struct open_dir *od);
 
 void fs_destroy(struct fs *fs)
 {
 	size_t i;
 
 	/* What the kernel had open when the session ended: it sends no release now. */
-	while (fs->handles) {
-		struct fhandle *h = fs->handles;
-
-		if (h->dir)
-			close_dir(fs, (struct open_dir *)h);
-		else
-			op_release_file(fs, (struct open_file *)h);
-	}
+	while (fs->handles)
+		op_release_file(fs, (struct open_file *)fs->handles);
 
 	/* Every node, then every image left. */
 	for (i = 0; fs->by_id.b && i <= fs->by_id.mask; i++) {
@@ -1093,12 +1085,6 @@ struct open_file {
 	uint64_t failures;	/* @ino's image's verify_failures before that */
 };
 
-/* An open directory: its inode, NULL for the mount's root. */
-struct open_dir {
-	struct fhandle h;	/* first: fs->handles links it */
-	eshare_inode *ino;
-};
-
 static void handle_link_locked(struct fs *fs, struct fhandle *h)
 {
 	h->prev = NULL;
@@ -1461,57 +1447,15 @@ static void op_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-static void close_dir(struct fs *fs, struct open_dir *od)
-{
-	handle_unlink(fs, &od->h);
-	eshare_inode_put(od->ino);
-	free(od);
-}
-
+/*
+ * ENOSYS: the kernel opens directories by itself from now on (no_opendir),
+ * with keep_cache and cache_readdir, and sends no opendir or releasedir;
+ * readdir then comes without a handle and reads the node's inode.
+ */
 static void op_opendir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
-	struct fs *fs = req_fs(req);
-	struct node *n = get_node(fs, id);
-	bool removed;
-	eshare_inode *ino;
-	struct open_dir *od;
-
-	if (!n) {
-		reply_err(req, FOP_OPENDIR, -ESTALE);
-		return;
-	}
-	ino = node_inode(fs, n, &removed);
-	if (removed) {
-		eshare_inode_put(ino);
-		reply_err(req, FOP_OPENDIR, -ENOENT);
-		return;
-	}
-	od = calloc(1, sizeof(*od));
-	if (!od) {
-		eshare_inode_put(ino);
-		reply_err(req, FOP_OPENDIR, -ENOMEM);
-		return;
-	}
-	od->ino = ino;
-	od->h.dir = true;
-	pthread_mutex_lock(&fs->lock);
-	handle_link_locked(fs, &od->h);
-	pthread_mutex_unlock(&fs->lock);
-	fi->fh = (uint64_t)(uintptr_t)od;
-	fi->cache_readdir = 1;
-	fi->keep_cache = 1;
-	count_ok(fs, FOP_OPENDIR);
-	if (fuse_reply_open(req, fi))
-		close_dir(fs, od);
-}
-
-static void op_releasedir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
-{
-	struct fs *fs = req_fs(req);
-
-	close_dir(fs, (struct open_dir *)(uintptr_t)fi->fh);
-	count_ok(fs, FOP_RELEASEDIR);
-	fuse_reply_err(req, 0);
+	count_ok(req_fs(req), FOP_OPENDIR);
+	fuse_reply_err(req, ENOSYS);
 }
 
 struct dirbuf {
@@ -1619,16 +1563,24 @@ static void do_readdir(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 	enum fop op = plus ? FOP_READDIRPLUS : FOP_READDIR;
 	struct dirbuf db = { .req = req, .fs = fs, .plus = plus, .size = size };
 	uint64_t cookie = (uint64_t)off;
+	bool removed;
 	int r;
 
 	db.dir = get_node(fs, id);
-	db.dino = ((struct open_dir *)(uintptr_t)fi->fh)->ino;
 	if (!db.dir) {
 		reply_err(req, op, -ESTALE);
 		return;
 	}
+	/* NULL for the mount's own root; a removed image lists no more */
+	db.dino = node_inode(fs, db.dir, &removed);
+	if (removed) {
+		eshare_inode_put(db.dino);
+		reply_err(req, op, -ENOENT);
+		return;
+	}
 	db.buf = malloc(size ? size : 1);
 	if (!db.buf) {
+		eshare_inode_put(db.dino);
 		reply_err(req, op, -ENOMEM);
 		return;
 	}
@@ -1643,6 +1595,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 		count_ok(fs, op);
 		fuse_reply_buf(req, db.buf, db.len);
 	}
+	eshare_inode_put(db.dino);
 	free(db.buf);
 }
 
@@ -1865,7 +1818,6 @@ const struct fuse_lowlevel_ops fusefs_ops = {
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
-	.releasedir = op_releasedir,
 	.statfs = op_statfs,
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
