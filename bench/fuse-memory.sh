@@ -24,10 +24,16 @@
 # every mount is fresh.  The kernel's own cache of compressed data is not
 # visible to fincore and not counted.
 #
-#   [BACKEND=loop-direct] bench/fuse-memory.sh BUILD_DIR [IMAGE_DIR]
+# Then where each daemon's resident memory is: from /proc/PID/smaps and
+# its `ctl stats` (malloc's heap, the library's cache).
+#
+#   [BACKEND=loop-direct] [VARIANTS="fuse share_nodes direct_io direct_io_all"]
+#   [DAEMON_OPTS="--threads N"] bench/fuse-memory.sh BUILD_DIR [IMAGE_DIR]
 # (root; IMAGE_DIR defaults to /var/tmp/eshare-sim, with NAME.erofs and
 # tree-NAME for each image; BACKEND is the daemon's --backend, default file:
-# loop-direct reads the images with O_DIRECT, so they are not cached)
+# loop-direct reads the images with O_DIRECT, so they are not cached;
+# VARIANTS picks the daemon's setups, (a) always runs; DAEMON_OPTS go to
+# every daemon; the load average is printed with each setup)
 set -euo pipefail
 
 build=${1:?build dir}
