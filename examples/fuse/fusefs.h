@@ -61,6 +61,12 @@ struct node {
 	 */
 	_Atomic uint64_t object;
 	uint64_t join_object;	/* its first file's object when the node was made */
+	/*
+	 * share_nodes without direct_io: merged into an object it was not
+	 * in when its pages may have been read (privately, unchecked): until
+	 * the kernel has dropped them, opens ask it to (no keep_cache).
+	 */
+	atomic_bool recache;
 	unsigned opens;		/* open files of it: it outlives its lookups */
 	struct node *id_next;
 	struct node *share_next;
@@ -119,13 +125,22 @@ struct fs {
 	uint64_t freed;		/* nodes freed since malloc last gave memory back */
 	int64_t root_mtime;
 	/*
-	 * Files open now (under lock; direct_io only): a release the kernel
+	 * Files open now (under lock; with direct_io or share_nodes, the
+	 * modes that answer opens): a release the kernel
 	 * had not sent when the session ended is done by fs_destroy().
 	 */
 	struct fhandle *handles;
 
 	atomic_ullong served[FOP_COUNT];
 	atomic_ullong failed[FOP_COUNT];
+
+	/* ids of nodes whose kernel pages are to be dropped (fs_recache_*) */
+	pthread_mutex_t recache_lock;
+	pthread_cond_t recache_cv;
+	uint64_t *recache_ids;
+	size_t recache_n, recache_cap;
+	pthread_t recache_tid;
+	bool recache_on, recache_stop;
 };
 
 extern const struct fuse_lowlevel_ops fusefs_ops;
@@ -135,6 +150,14 @@ void fs_log(struct fs *fs, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int fs_init(struct fs *fs);
 void fs_destroy(struct fs *fs);
+/*
+ * share_nodes without direct_io: a thread that has the kernel drop the
+ * pages of nodes merged since they were read (fs->se must be mounted).
+ * Start returns 0 or -errno (then those nodes just never keep their
+ * pages across opens); stop joins it.
+ */
+int fs_recache_start(struct fs *fs);
+void fs_recache_stop(struct fs *fs);
 
 /*
  * Open @path (plus @devices; with @devices_if_needed only if it does not

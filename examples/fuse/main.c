@@ -371,6 +371,9 @@ int main(int argc, char **argv)
 		control = NULL;
 		goto out_umount;
 	}
+	if (fs_recache_start(&fs))
+		fs_log(&fs, LOG_WARNING, "cannot start the thread that drops merged nodes' "
+					 "pages: their opens drop them");
 	if (single) {
 		err = fuse_session_loop(fs.se);
 	} else {
@@ -386,6 +389,7 @@ int main(int argc, char **argv)
 	}
 	/* SIGTERM, SIGINT, SIGHUP end the loop with the signal's number: clean */
 	ret = err < 0 ? 1 : 0;
+	fs_recache_stop(&fs);
 	if (control) {
 		fs_ctl_stop();
 		pthread_join(ctl_tid, NULL);

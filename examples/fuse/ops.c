@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,6 +461,103 @@ static char *join_path(const char *dir, const char *name, size_t namelen)
 	return p;
 }
 
+
+/*
+ * share_nodes without direct_io.  A node made for a file that was not yet
+ * in a shared object reads its image privately, and the kernel keeps what
+ * it read (keep_cache): bytes nobody checked against a proof.  When a
+ * twin of another image is merged into it, those pages must not reach the
+ * twin's path.  The merge marks the node (recache) and queues it; until
+ * this thread has had the kernel drop the node's pages
+ * (fuse_lowlevel_notify_inval_inode, which waits for reads in flight),
+ * every open of it asks the kernel to drop them (no keep_cache), so no
+ * open after the merge reads a page cached before it.  The thread, not
+ * the lookup that merges, asks the kernel: the kernel may wait on reads
+ * that only the request threads can answer.  Called with fs->lock held.
+ */
+static void recache_queue(struct fs *fs, struct node *c)
+{
+	atomic_store(&c->recache, true);
+	pthread_mutex_lock(&fs->recache_lock);
+	if (fs->recache_on && fs->recache_n == fs->recache_cap) {
+		size_t cap = fs->recache_cap ? 2 * fs->recache_cap : 64;
+		uint64_t *ids = realloc(fs->recache_ids, cap * sizeof(*ids));
+
+		if (ids) {
+			fs->recache_ids = ids;
+			fs->recache_cap = cap;
+		}
+	}
+	/* not queued (no thread, no memory): its opens keep dropping the pages */
+	if (fs->recache_on && fs->recache_n < fs->recache_cap) {
+		fs->recache_ids[fs->recache_n++] = c->id;
+		pthread_cond_signal(&fs->recache_cv);
+	}
+	pthread_mutex_unlock(&fs->recache_lock);
+}
+
+static void *recache_thread(void *arg)
+{
+	struct fs *fs = arg;
+
+	pthread_mutex_lock(&fs->recache_lock);
+	for (;;) {
+		uint64_t id;
+		struct node *n;
+		int err;
+
+		while (!fs->recache_stop && !fs->recache_n)
+			pthread_cond_wait(&fs->recache_cv, &fs->recache_lock);
+		if (fs->recache_stop)
+			break;
+		id = fs->recache_ids[--fs->recache_n];
+		pthread_mutex_unlock(&fs->recache_lock);
+		/* -ENOENT: the kernel has no inode of it, so no page either */
+		err = fuse_lowlevel_notify_inval_inode(fs->se, id, 0, 0);
+		pthread_mutex_lock(&fs->lock);
+		n = node_by_id(fs, id);
+		if (n && (!err || err == -ENOENT))
+			atomic_store(&n->recache, false);
+		pthread_mutex_unlock(&fs->lock);
+		pthread_mutex_lock(&fs->recache_lock);
+	}
+	pthread_mutex_unlock(&fs->recache_lock);
+	return NULL;
+}
+
+int fs_recache_start(struct fs *fs)
+{
+	sigset_t all, old;
+	int err;
+
+	if (!fs->share_nodes || fs->direct_io)
+		return 0;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&fs->recache_tid, NULL, recache_thread, fs);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	pthread_mutex_lock(&fs->recache_lock);
+	fs->recache_on = true;
+	pthread_mutex_unlock(&fs->recache_lock);
+	return 0;
+}
+
+void fs_recache_stop(struct fs *fs)
+{
+	bool on;
+
+	pthread_mutex_lock(&fs->recache_lock);
+	on = fs->recache_on;
+	fs->recache_on = false;
+	fs->recache_stop = true;
+	pthread_cond_signal(&fs->recache_cv);
+	pthread_mutex_unlock(&fs->recache_lock);
+	if (on)
+		pthread_join(fs->recache_tid, NULL);
+}
+
 /*
  * The node of (@fimg, inode @ino) with one more lookup, created if needed.
  * @ino is consumed.  @path is the entry's path in its image (copied).
@@ -563,6 +661,14 @@ static int node_get_striped(struct node **out, struct fs *fs, struct fimage *fim
 
 		/* a node already standing for another object is no twin of this one */
 		if (c && !has_image(c, fimg) && (!obj || obj == id.object)) {
+			/*
+			 * Pages the kernel cached for it before now may hold
+			 * bytes its first image gave unchecked, before it was
+			 * proven: they must go before this file's path can
+			 * read them (opens drop them until the kernel has).
+			 */
+			if (!fs->direct_io && c->join_object != id.object && !obj)
+				recache_queue(fs, c);
 			atomic_store(&c->object, id.object);
 			if (strcmp(c->fingerprint, id.fingerprint)) {
 				/* it had no fingerprint yet: file it under the one it has now */
@@ -673,6 +779,8 @@ int fs_init(struct fs *fs)
 	unsigned i;
 
 	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->recache_lock, NULL);
+	pthread_cond_init(&fs->recache_cv, NULL);
 	for (i = 0; i < SHARE_STRIPES; i++)
 		pthread_mutex_init(&fs->share_stripes[i], NULL);
 	if (htab_init(&fs->by_id) || htab_init(&fs->by_alias) || htab_init(&fs->by_share))
@@ -743,6 +851,9 @@ void fs_destroy(struct fs *fs)
 	free(fs->by_share.b);
 	for (i = 0; i < SHARE_STRIPES; i++)
 		pthread_mutex_destroy(&fs->share_stripes[i]);
+	free(fs->recache_ids);
+	pthread_cond_destroy(&fs->recache_cv);
+	pthread_mutex_destroy(&fs->recache_lock);
 	pthread_mutex_destroy(&fs->lock);
 }
 
@@ -1235,12 +1346,14 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		reply_err(req, FOP_OPEN, -EROFS);
 		return;
 	}
-	if (!fs->direct_io) {
+	if (!fs->direct_io && !fs->share_nodes) {
 		/*
 		 * ENOSYS: the kernel opens files by itself from now on, with
 		 * keep_cache, and sends no open or release: two requests less
 		 * a file (most of what reading cached files costs).  Reads
-		 * then come without a handle (op_read()).
+		 * then come without a handle (op_read()).  Not with
+		 * share_nodes: a merged node's opens may have to drop its
+		 * pages (recache_queue()).
 		 */
 		count_ok(fs, FOP_OPEN);
 		fuse_reply_err(req, ENOSYS);
@@ -1274,11 +1387,10 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	}
 	member_advise(fs, of->ino);
 	fi->fh = (uint64_t)(uintptr_t)of;
-	if (fs->direct_io) {
+	if (fs->direct_io)
 		fi->direct_io = 1;
-	} else {
-		fi->keep_cache = 1;
-	}
+	else
+		fi->keep_cache = !atomic_load(&of->n->recache);
 	fi->noflush = 1;
 	count_ok(fs, FOP_OPEN);
 	if (fuse_reply_open(req, fi))
@@ -1316,7 +1428,7 @@ static ssize_t read_member(struct fs *fs, struct open_file *of, char *buf, size_
 
 	for (attempt = 0; attempt <= MAX_MEMBERS; attempt++) {
 		eshare_inode *ino;
-		uint64_t seen, failures, obj;
+		uint64_t seen, failures, obj, before;
 		ssize_t r;
 		int err;
 
@@ -1325,8 +1437,17 @@ static ssize_t read_member(struct fs *fs, struct open_file *of, char *buf, size_
 		seen = of->object;
 		failures = of->failures;
 		pthread_mutex_unlock(&of->lock);
+		before = atomic_load(&of->n->object);
 		r = read_full(ino, buf, size, off);
 		obj = atomic_load(&of->n->object);
+		/*
+		 * Merged while it read: the bytes may be the member's own,
+		 * read before it was in the object (unchecked): read again.
+		 */
+		if (obj != before) {
+			eshare_inode_put(ino);
+			continue;
+		}
 		if (!obj || (r >= 0 && seen == obj && member_failures(ino) == failures)) {
 			eshare_inode_put(ino);
 			return r;
