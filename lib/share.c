@@ -237,7 +237,12 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 	uint64_t npages = (size + PC_PAGE_SIZE - 1) >> PC_PAGE_SHIFT;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	uint8_t *buf = malloc(HASH_CHUNK);
-	struct read_ctx rd = { .copy_from = b->private_obj };
+	/*
+	 * Only a join pass copies from the private object: its binding is
+	 * SETTLING, this thread's alone.  Another caller (an identity asked
+	 * for) holds no lock, and a settling thread may change private_obj.
+	 */
+	struct read_ctx rd = { .copy_from = join ? b->private_obj : 0 };
 	unsigned int mdlen = 0;
 	int rc = 0;
 
