@@ -91,6 +91,23 @@ fusermount3 -u "$m" || fail "fusermount3 -u"
 wait "$fpid" || fail "the daemon exited with $? after fusermount3 -u"
 sanitizer_clean "$tmp/bad.log"
 
+# One image, no --control, no direct_io: nothing to share with, so the
+# default policy is off (said under -d); a policy asked for, or a second
+# image, keeps sharing on.
+for case in "one:" "asked:--policy verify" "two:" "direct:-o direct_io"; do
+	name=${case%%:*}
+	opts=(${case#*:})
+	imgs=("$fix/lz4.erofs")
+	[ "$name" = two ] && imgs=(a="$fix/lz4.erofs" b="$fix/zstd.erofs")
+	fuse_start "policy-$name" "$m" -d "${opts[@]}" "${imgs[@]}" || continue
+	fuse_stop "policy-$name" "$m"
+	if grep -q "policy off: one image" "$tmp/policy-$name.log"; then
+		[ "$name" = one ] || fail "policy-$name: sharing turned off"
+	else
+		[ "$name" != one ] || fail "policy-one: the default policy was not turned off"
+	fi
+done
+
 # SIGTERM and SIGINT unmount cleanly.
 for sig in TERM INT; do
 	fuse_start "sig$sig" "$m" "$fix/lz4.erofs" || continue

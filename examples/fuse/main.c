@@ -36,10 +36,12 @@ static void usage(FILE *f)
 "\n"
 "Options:\n"
 "  --policy off|trust|verify|compute\n"
-"                      how identical files share (default verify): off shares\n"
-"                      nothing; trust believes on-disk fingerprints (an image\n"
-"                      may then claim another's content); verify shares a file\n"
-"                      only after hashing its own bytes; compute hashes all\n"
+"                      how identical files share (default verify; off for one\n"
+"                      image without --control or -o direct_io, where nothing\n"
+"                      can share): off shares nothing; trust believes on-disk\n"
+"                      fingerprints (an image may then claim another's\n"
+"                      content); verify shares a file only after hashing its\n"
+"                      own bytes; compute hashes all\n"
 "  --cache-size BYTES  the library's page-cache budget (K, M, G, T suffixes;\n"
 "                      default 256M)\n"
 "  --device NAME=FILE  an extra device of image NAME, in device-table order\n"
@@ -153,6 +155,7 @@ int main(int argc, char **argv)
 	const char *devs[MAX_DEVICES], *devnames[MAX_DEVICES], *bare[MAX_DEVICES];
 	unsigned nimgs = 0, ndevs = 0, nbare = 0, i, j;
 	const char *mountpoint = NULL, *control = NULL;
+	bool policy_given = false;
 	uint64_t cache = 0, threads = 0;
 	bool single = false, named = false, has_fsname = false;
 	char *fuse_opts = NULL, msg[1024];
@@ -190,6 +193,7 @@ int main(int argc, char **argv)
 		if (which == 0) {
 			if (esc_parse_policy(&fs.policy, val))
 				return usage_error("bad policy '%s' (off, trust, verify, compute)", val);
+			policy_given = true;
 		} else if (which == 1) {
 			if (esc_parse_size(&cache, val) || !cache)
 				return usage_error("bad cache size '%s'", val);
@@ -306,6 +310,17 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/*
+	 * One image, no control socket to add others, the kernel's page cache
+	 * keeping what is read: no file has another image's to share with,
+	 * and twins within the image are cached by the kernel one node each
+	 * anyway; sharing would only hash them first.  Unless asked for.
+	 */
+	if (!policy_given && nimgs == 1 && !control && !fs.direct_io) {
+		fs.policy = ESHARE_SHARE_OFF;
+		if (fs.debug)
+			fs_log(&fs, LOG_DEBUG, "policy off: one image, nothing to share with");
+	}
 	dopts.cache_bytes = cache;
 	dopts.policy = fs.policy;
 	dopts.id = "erofs-share-fuse";
