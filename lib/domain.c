@@ -136,6 +136,12 @@ void domain_drop_object(eshare_domain *d, uint64_t obj)
 	tl_drop(d->tails, obj);
 }
 
+void domain_drop_object_lazy(eshare_domain *d, uint64_t obj)
+{
+	pc_object_drop(d->cache, obj);
+	tl_drop_lazy(d->tails, obj);
+}
+
 void domain_add_image(eshare_domain *d, eshare_image *img)
 {
 	pthread_mutex_lock(&d->lock);

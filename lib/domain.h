@@ -44,6 +44,8 @@ struct eshare_domain {
 
 /* Drop a data object of @d: its pages and its tail. */
 void domain_drop_object(eshare_domain *d, uint64_t obj);
+/* The same for one of many objects going at once (tl_drop_lazy()). */
+void domain_drop_object_lazy(eshare_domain *d, uint64_t obj);
 
 /* Put attached image @img on @d's list (one more image alive). */
 void domain_add_image(eshare_domain *d, eshare_image *img);

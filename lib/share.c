@@ -739,8 +739,9 @@ void eshare_share_release_image(eshare_image *img)
 			else if (e)
 				e->n_unclaimed--;
 		}
+		/* the image's objects go in a run: their tails' pages empty as they go */
 		if (b->private_obj)
-			domain_drop_object(d, b->private_obj);
+			domain_drop_object_lazy(d, b->private_obj);
 		if (b->shared) {
 			struct shared_obj *sh = b->shared;
 
@@ -749,7 +750,7 @@ void eshare_share_release_image(eshare_image *img)
 				if (--sh->nmembers == 0 && sh->linked) {
 					shared_unlink(d, sh);
 					sh->linked = false;
-					domain_drop_object(d, sh->obj);
+					domain_drop_object_lazy(d, sh->obj);
 				}
 			}
 			if (--sh->nrefs == 0) {

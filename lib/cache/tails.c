@@ -22,10 +22,11 @@
  * of a page of live bytes.  When the dead bytes of a shard's packed pages
  * pass 1/TL_DEAD_SHARE of them, the emptiest waiting pages have their live
  * records copied to the open page (from the cache, or forgotten if it
- * evicted the page) and are dropped: moving few bytes frees a page, and a
- * page whose records all go meanwhile (an image detached) is freed with
- * nothing moved.  At most TL_CLEAN_STEP pages are moved per call, so a
- * call's work stays bounded.  Pages the cache evicted unseen are found by
+ * evicted the page) and are dropped: moving few bytes frees a page.  A
+ * drop that is one of a run (tl_drop_lazy(): an image detached) moves only
+ * pages left nearly empty, since a page whose records all go in the run is
+ * freed with nothing moved.  At most TL_CLEAN_STEP pages are moved per
+ * call, so a call's work stays bounded.  Pages the cache evicted unseen are found by
  * a sweep when a shard's packed pages double.
  */
 #include <errno.h>
@@ -802,7 +803,8 @@ bool tl_contains(struct tl_store *t, uint64_t obj)
 	return held;
 }
 
-void tl_drop(struct tl_store *t, uint64_t obj)
+/* Forget @obj's tail, then tidy pages under @nb eighths full. */
+static void drop(struct tl_store *t, uint64_t obj, unsigned nb)
 {
 	struct tl_shard *s = shard_of(t, obj);
 	struct tl_rec *r;
@@ -812,13 +814,18 @@ void tl_drop(struct tl_store *t, uint64_t obj)
 	r = rec_find(s, obj);
 	if (r)
 		rec_remove(t, s, r);
-	/*
-	 * Only pages nearly empty: drops come in runs (an image detached, the
-	 * private tails of files that joined shared objects), and a page half
-	 * full now may well be empty, and freed with nothing moved, soon.
-	 */
-	shard_tidy(t, s, 1);
+	shard_tidy(t, s, nb);
 	pthread_mutex_unlock(&s->lock);
+}
+
+void tl_drop(struct tl_store *t, uint64_t obj)
+{
+	drop(t, obj, TL_BUCKETS);
+}
+
+void tl_drop_lazy(struct tl_store *t, uint64_t obj)
+{
+	drop(t, obj, 1);
 }
 
 static uint64_t ld(const atomic_uint_least64_t *c)

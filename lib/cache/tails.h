@@ -105,8 +105,17 @@ uint32_t tl_peek_partial(struct tl_store *t, uint64_t obj, void *buf);
 /* Whether @obj's tail is held complete (its packed pages may be gone). */
 bool tl_contains(struct tl_store *t, uint64_t obj);
 
-/* Forget the tail of @obj, complete or partial, and free its bytes. */
+/*
+ * Forget the tail of @obj, complete or partial, and free its bytes; pages
+ * left sparse are compacted (a bounded amount per call).
+ */
 void tl_drop(struct tl_store *t, uint64_t obj);
+/*
+ * The same for one of many tails going at once (an image detached): only
+ * pages left nearly empty are compacted now, since most of the others
+ * will empty with nothing moved as the rest of the run goes.
+ */
+void tl_drop_lazy(struct tl_store *t, uint64_t obj);
 
 void tl_get_stats(struct tl_store *t, struct tl_stats *st);
 
