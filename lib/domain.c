@@ -16,7 +16,6 @@ static atomic_uint_least64_t key_ids;
 int eshare_domain_create(eshare_domain **out, const struct eshare_domain_opts *opts)
 {
 	struct eshare_domain_opts o = ESHARE_DOMAIN_OPTS_INIT;
-	pthread_mutexattr_t ma;
 	eshare_domain *d;
 	int rc;
 
@@ -61,15 +60,7 @@ int eshare_domain_create(eshare_domain **out, const struct eshare_domain_opts *o
 		return rc;
 	}
 	pthread_mutex_init(&d->lock, NULL);
-	/*
-	 * Every file's first read takes share_lock for a few microseconds:
-	 * readers of different files spin a little for it rather than sleep
-	 * (a futex sleep and wake cost more than the wait).
-	 */
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
-	pthread_mutex_init(&d->share_lock, &ma);
-	pthread_mutexattr_destroy(&ma);
+	pthread_mutex_init(&d->share_lock, NULL);
 	*out = d;
 	return 0;
 }
