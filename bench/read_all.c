@@ -316,7 +316,58 @@ static int collect(void *user, const char *name, size_t len, uint64_t ino, unsig
 	return 0;
 }
 
+/*
+ * Directories a walk has entered, by inode number: a crafted image's
+ * directory that names an ancestor is entered once, so every walk ends.
+ */
+struct dirset {
+	uint64_t *v; /* open addressing; 0 is free (inode numbers start at 1) */
+	size_t mask, n;
+};
+
+/* Whether @ino is new to @s (and now in it). */
+static bool dirset_add(struct dirset *s, uint64_t ino)
+{
+	size_t i;
+
+	if (!s->v || 2 * (s->n + 1) > s->mask + 1) {
+		size_t size = s->v ? 2 * (s->mask + 1) : 64;
+		struct dirset g = { calloc(size, sizeof(uint64_t)), size - 1, 0 };
+
+		if (!g.v)
+			die("calloc", ENOMEM);
+		for (i = 0; s->v && i <= s->mask; i++)
+			if (s->v[i])
+				dirset_add(&g, s->v[i]);
+		free(s->v);
+		*s = g;
+	}
+	for (i = (ino * 0x9e3779b97f4a7c15ull) >> 20 & s->mask; s->v[i]; i = (i + 1) & s->mask)
+		if (s->v[i] == ino)
+			return false;
+	s->v[i] = ino;
+	s->n++;
+	return true;
+}
+
+static void lib_walk_dir(eshare_image *img, eshare_inode *dir, struct list *out,
+			 struct dirset *seen);
+
 static void lib_walk(eshare_image *img, eshare_inode *dir, struct list *out)
+{
+	struct dirset seen = { 0 };
+	struct eshare_stat st = ESHARE_STAT_INIT;
+	int rc = eshare_stat(dir, &st);
+
+	if (rc)
+		die("eshare_stat", rc);
+	dirset_add(&seen, st.ino);
+	lib_walk_dir(img, dir, out, &seen);
+	free(seen.v);
+}
+
+static void lib_walk_dir(eshare_image *img, eshare_inode *dir, struct list *out,
+			 struct dirset *seen)
 {
 	struct dents d = { 0 };
 	uint64_t cookie = 0;
@@ -329,11 +380,11 @@ static void lib_walk(eshare_image *img, eshare_inode *dir, struct list *out)
 
 		if (d.v[i].type == ESHARE_DT_REG) {
 			list_add(out, d.v[i].ino, NULL, 0);
-		} else if (d.v[i].type == ESHARE_DT_DIR) {
+		} else if (d.v[i].type == ESHARE_DT_DIR && dirset_add(seen, d.v[i].ino)) {
 			rc = eshare_inode_open(&child, img, d.v[i].ino);
 			if (rc)
 				die("eshare_inode_open", rc);
-			lib_walk(img, child, out);
+			lib_walk_dir(img, child, out, seen);
 			eshare_inode_put(child);
 		}
 	}
@@ -372,11 +423,14 @@ struct pwalk {
 	uint64_t *stack; /* directories' inode numbers */
 	size_t n, cap;
 	unsigned busy; /* threads reading a directory */
+	struct dirset seen; /* directories pushed once */
 	struct list *out;
 };
 
 static void pwalk_push(struct pwalk *w, uint64_t ino)
 {
+	if (!dirset_add(&w->seen, ino))
+		return;
 	if (w->n == w->cap) {
 		w->cap = w->cap ? 2 * w->cap : 256;
 		w->stack = realloc(w->stack, w->cap * sizeof(*w->stack));
@@ -464,6 +518,7 @@ static void lib_walk_parallel(eshare_image *img, eshare_inode *root, struct list
 	for (unsigned t = 1; t < threads; t++)
 		pthread_join(tid[t], NULL);
 	free(w.stack);
+	free(w.seen.v);
 }
 
 static eshare_backend *open_backend(const struct opts *o)
