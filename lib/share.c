@@ -233,10 +233,11 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 		     struct hash_result *hr)
 {
 	eshare_domain *d = img->domain;
-	uint64_t size = b->ei.size;
+	uint64_t size = b->size;
 	uint64_t npages = (size + PC_PAGE_SIZE - 1) >> PC_PAGE_SHIFT;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	uint8_t *buf = malloc(HASH_CHUNK);
+	struct ef_inode ei;
+	EVP_MD_CTX *md;
+	uint8_t *buf;
 	/*
 	 * Only a join pass copies from the private object: its binding is
 	 * SETTLING, this thread's alone.  Another caller (an identity asked
@@ -247,6 +248,25 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 	int rc = 0;
 
 	memset(hr, 0, sizeof(*hr));
+	/*
+	 * A binding keeps only the file's size, not its inode.  A cache-only
+	 * pass copies pages the private object holds and never maps the file,
+	 * so its number and size are all it uses: another image's backend is
+	 * not asked for the inode.  Otherwise the inode is read again, and an
+	 * image that now gives this number another file has changed under
+	 * the domain: its bytes are not hashed for this key.
+	 */
+	if (cache_only) {
+		ei = (struct ef_inode){ .nid = b->nid, .mode = S_IFREG, .size = size };
+	} else {
+		rc = ef_iget(img->fs, b->nid, &ei);
+		if (rc)
+			return rc;
+		if (!S_ISREG(ei.mode) || ei.size != size)
+			return -EFSCORRUPTED;
+	}
+	md = EVP_MD_CTX_new();
+	buf = malloc(HASH_CHUNK);
 	pthread_once(&sha256_once, sha256_init);
 	rd.cache_only = cache_only;
 	if (join) {
@@ -264,8 +284,8 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 	for (uint64_t off = 0; off < size;) {
 		size_t n = size - off < HASH_CHUNK ? (size_t)(size - off) : HASH_CHUNK;
 
-		rc = join ? readpath_read(d->cache, d->tails, img->fs, &b->ei, &rd, buf, n, off)
-			  : readpath_read_uncached(img->fs, &b->ei, buf, n, off);
+		rc = join ? readpath_read(d->cache, d->tails, img->fs, &ei, &rd, buf, n, off)
+			  : readpath_read_uncached(img->fs, &ei, buf, n, off);
 		if (rc)
 			goto out;
 		if (EVP_DigestUpdate(md, buf, n) != 1) {
@@ -330,7 +350,7 @@ static void view_end(struct binding *b)
 static int join_shared(eshare_domain *d, struct binding *b, struct hash_result *hr,
 		       uint64_t *drop)
 {
-	struct shared_obj *sh = shared_find(d, b->fp, b->fplen, b->ei.size);
+	struct shared_obj *sh = shared_find(d, b->fp, b->fplen, b->size);
 	uint64_t old = b->private_obj;
 
 	if (!sh) {
@@ -341,7 +361,7 @@ static int join_shared(eshare_domain *d, struct binding *b, struct hash_result *
 			return -ENOMEM;
 		memcpy(sh->fp, b->fp, b->fplen);
 		sh->fplen = b->fplen;
-		sh->size = b->ei.size;
+		sh->size = b->size;
 		if (hr) {
 			sh->obj = hr->obj;
 			sh->proof = hr->proof;
@@ -414,7 +434,7 @@ static int join_hashed(eshare_domain *d, struct binding *b, struct hash_result *
 
 static void pending_remove(eshare_domain *d, struct binding *b)
 {
-	struct size_candidates *e = size_candidates_get(d, b->ei.size, false);
+	struct size_candidates *e = size_candidates_get(d, b->size, false);
 
 	if (!e)
 		return;
@@ -488,7 +508,7 @@ static int choose_binding(eshare_domain *d, eshare_image *img, struct binding *b
 	 * fingerprint.  Claims of other fingerprints need no hashing: honest
 	 * images give equal contents equal fingerprints.
 	 */
-	e = size_candidates_get(d, b->ei.size, true);
+	e = size_candidates_get(d, b->size, true);
 	if (!e)
 		return -ENOMEM;
 	b->size_counted = true;
@@ -498,7 +518,7 @@ static int choose_binding(eshare_domain *d, eshare_image *img, struct binding *b
 	else
 		e->n_unclaimed++;
 	hash_all = e->n_unclaimed > 1 || (e->n_unclaimed && e->n_claimed);
-	hash_this = hash_all || (b->claimed && (shared_find(d, b->fp, b->fplen, b->ei.size) ||
+	hash_this = hash_all || (b->claimed && (shared_find(d, b->fp, b->fplen, b->size) ||
 						pending_claims(e, b)));
 	if (!hash_this) {
 		set_state(b, BIND_PENDING);
@@ -619,7 +639,7 @@ static int bind_get(eshare_image *img, struct ef_inode *ei, struct binding **bp)
 	if (!nb)
 		return -ENOMEM;
 	nb->nid = ei->nid;
-	nb->ei = *ei;
+	nb->size = ei->size;
 	nb->img = img;
 	nb->private_obj = pc_object_new(d->cache, PC_CLASS_DATA);
 	atomic_init(&nb->obj, nb->private_obj);
@@ -651,18 +671,21 @@ int eshare_share_bind(eshare_image *img, struct ef_inode *ei, struct read_ctx *r
 	pthread_rwlock_rdlock(&img->bind_lock);
 	b = bind_find(img, ei->nid);
 	pthread_rwlock_unlock(&img->bind_lock);
-	if (b && eshare_share_view(b, rd)) {
-		*bp = b;
-		return 0;
-	}
 	if (!b) {
 		rc = bind_get(img, ei, &b);
 		if (rc)
 			return rc;
 	}
+	/* one inode number, two sizes: the image changed under the domain */
+	if (b->size != ei->size)
+		return -EFSCORRUPTED;
+	if (eshare_share_view(b, rd)) {
+		*bp = b;
+		return 0;
+	}
 	/* the image's claim, read with no lock held: it may read the image */
 	if (b->state == BIND_NEW && d->opts.policy != ESHARE_SHARE_OFF)
-		cl.n = ef_get_fingerprint(img->fs, &b->ei, cl.fp, sizeof(cl.fp));
+		cl.n = ef_get_fingerprint(img->fs, ei, cl.fp, sizeof(cl.fp));
 
 	pthread_mutex_lock(&d->share_lock);
 	if (b->state == BIND_NEW) {
@@ -732,7 +755,7 @@ void eshare_share_release_image(eshare_image *img)
 		if (b->state == BIND_PENDING)
 			pending_remove(d, b);
 		if (b->size_counted) {
-			struct size_candidates *e = size_candidates_get(d, b->ei.size, false);
+			struct size_candidates *e = size_candidates_get(d, b->size, false);
 
 			if (e && b->claimed)
 				e->n_claimed--;
@@ -827,7 +850,7 @@ int eshare_file_identity(eshare_inode *ino, unsigned flags, struct eshare_file_i
 
 	pthread_mutex_lock(&d->share_lock);
 	out.object = atomic_load_explicit(&b->obj, memory_order_acquire);
-	out.file_size = b->ei.size;
+	out.file_size = b->size;
 	if (b->state == BIND_SHARED)
 		out.flags |= ESHARE_IDENTITY_SHARED;
 	if (b->proven) {

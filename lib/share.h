@@ -58,7 +58,7 @@ enum { BIND_NEW, BIND_PENDING, BIND_SETTLING, BIND_DEFERRED, BIND_PRIVATE, BIND_
 struct binding {
 	uint64_t nid;
 	eshare_image *img;
-	struct ef_inode ei;
+	uint64_t size; /* its file's size: the inode is read again when needed */
 	atomic_uint view_seq; /* even: obj and state stable */
 	atomic_uint_least64_t obj; /* what readers use now */
 	uint64_t private_obj; /* its private object, 0 once dropped */
