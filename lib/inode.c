@@ -259,6 +259,7 @@ int eshare_inode_advise(eshare_inode *ino, unsigned advice)
 ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 {
 	eshare_image *img;
+	struct binding *b = NULL;
 	int rc;
 
 	if (!ino || (!buf && len))
@@ -283,7 +284,8 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 	 */
 	for (unsigned attempt = 0;; attempt++) {
 		struct read_ctx rd = { 0 };
-		struct binding *b = atomic_load_explicit(&ino->bind, memory_order_acquire);
+
+		b = atomic_load_explicit(&ino->bind, memory_order_acquire);
 
 		/* a settled binding needs no lock; else the image's tables decide */
 		if (!b || !eshare_share_view(b, &rd)) {
@@ -329,6 +331,19 @@ ssize_t eshare_pread(eshare_inode *ino, void *buf, size_t len, uint64_t off)
 	}
 	if (rc)
 		return rc;
+	/*
+	 * A twin came while this read ran and could not take this file's
+	 * pages yet (some were being filled): the file was left for its own
+	 * reader to settle.  Settle it now, rather than at a next read that
+	 * may never come and leave its private copy beside the shared one.
+	 * The read has its bytes either way; an error here only leaves the
+	 * file private.
+	 */
+	if (atomic_load_explicit(&b->state, memory_order_relaxed) == BIND_DEFERRED) {
+		struct read_ctx rd = { 0 };
+
+		eshare_share_bind(img, &ino->ei, &rd, &b);
+	}
 	counter_add2(&img->cnt, &img->domain->cnt, CNT_LOGICAL, len);
 	return (ssize_t)len;
 }

@@ -580,6 +580,100 @@ START_TEST(compute_reader_never_runs_another_backend)
 }
 END_TEST
 
+/*
+ * A twin that comes while a file's first read is still filling finds the
+ * file's pages not all cached, and leaves the file to its own reader.  That
+ * very read settles it when it ends: no private copy stays beside the
+ * shared one, waiting for a next read that may never come.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool waiting, open;
+} gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false };
+
+static ssize_t gate_pread(void *h, void *buf, size_t len, uint64_t off)
+{
+	struct turncoat *t = h;
+
+	if (off < t->hi && off + len > t->lo) {
+		pthread_mutex_lock(&gate.lock);
+		gate.waiting = true;
+		pthread_cond_broadcast(&gate.cv);
+		while (!gate.open)
+			pthread_cond_wait(&gate.cv, &gate.lock);
+		pthread_mutex_unlock(&gate.lock);
+	}
+	return tc_pread(h, buf, len, off);
+}
+
+struct gated_read {
+	eshare_image *img;
+	uint8_t buf[BIG_SIZE];
+	ssize_t got;
+};
+
+static void *gated_reader(void *arg)
+{
+	struct gated_read *r = arg;
+
+	r->got = dom_read(r->img, BIG, r->buf, BIG_SIZE, 0);
+	return NULL;
+}
+
+START_TEST(compute_twin_during_read_settles)
+{
+	size_t len;
+	uint8_t *img, buf[BIG_SIZE];
+	const uint8_t *start;
+	eshare_domain *d = dom_new(ESHARE_SHARE_COMPUTE, 16 << 20);
+	struct eshare_backend_ops ops = { .size = sizeof(ops), .name = "gated",
+					  .pread = gate_pread, .get_size = tc_size };
+	struct gated_read *r = calloc(1, sizeof(*r));
+	struct eshare_stats st = { .size = sizeof(st) };
+	eshare_backend *be;
+	eshare_image *slow, *fast;
+	pthread_t tid;
+
+	ck_assert_ptr_nonnull(r);
+	dom_load_truth();
+	img = dom_slurp("lz4", &len);
+	start = memmem(img, len, dom_truth, 24);
+	ck_assert_ptr_nonnull(start);
+	struct turncoat t = { img, img, len, (uint64_t)(start - img),
+			      (uint64_t)(start - img) + 1, UINT_MAX, 0, 0, 0 };
+	ck_assert_int_eq(eshare_backend_new(&be, &ops, &t), 0);
+	slow = dom_attach_backend(d, be, "slow");
+	fast = dom_attach_path(d, "plain-4k");
+	r->img = slow;
+	ck_assert_int_eq(pthread_create(&tid, NULL, gated_reader, r), 0);
+	pthread_mutex_lock(&gate.lock);
+	while (!gate.waiting)
+		pthread_cond_wait(&gate.cv, &gate.lock);
+	pthread_mutex_unlock(&gate.lock);
+	/* the slow file is mid-fill: its twin cannot take its pages yet */
+	ck_assert_int_eq(dom_read(fast, BIG, buf, BIG_SIZE, 0), BIG_SIZE);
+	ck_assert(!memcmp(buf, dom_truth, BIG_SIZE));
+	pthread_mutex_lock(&gate.lock);
+	gate.open = true;
+	pthread_cond_broadcast(&gate.cv);
+	pthread_mutex_unlock(&gate.lock);
+	ck_assert_int_eq(pthread_join(tid, NULL), 0);
+	ck_assert_int_eq(r->got, BIG_SIZE);
+	ck_assert(!memcmp(r->buf, dom_truth, BIG_SIZE));
+	/* with no other call: one shared object of both, one copy cached */
+	ck_assert_int_eq(eshare_domain_stats(d, &st), 0);
+	ck_assert_uint_eq(st.shared_objects, 1);
+	ck_assert_uint_eq(st.shared_members, 2);
+	ck_assert_uint_eq(st.cached_data_bytes, BIG_SIZE);
+	eshare_image_detach(fast);
+	eshare_image_detach(slow);
+	ck_assert_int_eq(eshare_domain_close(d), 0);
+	free(r);
+	free(img);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("domain_attack");
@@ -595,6 +689,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, verify_join_pass_reput);
 	tcase_add_test(tc, verify_failing_member_never_fails_victim);
 	tcase_add_test(tc, compute_reader_never_runs_another_backend);
+	tcase_add_test(tc, compute_twin_during_read_settles);
 	suite_add_tcase(s, tc);
 	return s;
 }
