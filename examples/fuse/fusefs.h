@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <erofs_share/erofs_share.h>
@@ -39,6 +40,31 @@ struct fimage {
 
 struct alias;
 
+/*
+ * What a node of share_nodes keeps to be found by a twin and to stand for
+ * several images: only a regular file's node there has it (->shared).
+ */
+struct node_share {
+	char fingerprint[72];
+	void *xattrs;
+	size_t xattrs_len;
+	/*
+	 * Once the node stands for files of several images, the shared
+	 * object all of them read through when they were merged (0 before).
+	 * A member that leaves that object (its image no longer gives the
+	 * proven bytes) is never read for the node again.
+	 */
+	_Atomic uint64_t object;
+	uint64_t join_object;	/* its first file's object when the node was made */
+	/*
+	 * Without direct_io: merged into an object it was not in when its
+	 * pages may have been read (privately, unchecked): until the kernel
+	 * has dropped them, opens ask it to (no keep_cache).
+	 */
+	atomic_bool recache;
+	struct node *share_next;
+};
+
 struct node {
 	uint64_t id;
 	uint64_t nlookup;
@@ -47,30 +73,18 @@ struct node {
 	struct eshare_stat st;
 	char *path;		/* path inside its image, for messages */
 	struct alias *aliases;	/* (image, inode number) pairs naming it */
-	/* share_nodes: found by its fingerprint and attributes */
-	bool shared;
-	char fingerprint[72];
-	void *xattrs;
-	size_t xattrs_len;
+	bool shared;		/* share_nodes: has ->sh, found by its fingerprint */
 	bool reported;		/* an error of it was logged */
-	/*
-	 * share_nodes: once the node stands for files of several images, the
-	 * shared object all of them read through when they were merged (0
-	 * before).  A member that leaves that object (its image no longer
-	 * gives the proven bytes) is never read for the node again.
-	 */
-	_Atomic uint64_t object;
-	uint64_t join_object;	/* its first file's object when the node was made */
-	/*
-	 * share_nodes without direct_io: merged into an object it was not
-	 * in when its pages may have been read (privately, unchecked): until
-	 * the kernel has dropped them, opens ask it to (no keep_cache).
-	 */
-	atomic_bool recache;
 	unsigned opens;		/* open files of it: it outlives its lookups */
 	struct node *id_next;
-	struct node *share_next;
+	/*
+	 * Last, and allocated only for a shared node (NODE_PLAIN_SIZE bytes
+	 * otherwise): a daemon serving many files spends no memory on it.
+	 */
+	struct node_share sh;
 };
+
+#define NODE_PLAIN_SIZE offsetof(struct node, sh)
 
 struct alias {
 	struct fimage *fimg;

@@ -115,7 +115,7 @@ static uint64_t share_hash(const void *e)
 {
 	const struct node *n = e;
 
-	return fp_hash(n->fingerprint, n->st.file_size);
+	return fp_hash(n->sh.fingerprint, n->st.file_size);
 }
 
 /* The chain link of an element sits at @off bytes. */
@@ -176,7 +176,7 @@ static void htab_del(struct htab *t, void *e, size_t off, uint64_t (*hash)(const
 
 #define ID_OFF offsetof(struct node, id_next)
 #define ALIAS_OFF offsetof(struct alias, hash_next)
-#define SHARE_OFF offsetof(struct node, share_next)
+#define SHARE_OFF offsetof(struct node, sh.share_next)
 
 static struct node *node_by_id(struct fs *fs, uint64_t id)
 {
@@ -220,11 +220,11 @@ static void unlock_put(struct fs *fs, eshare_inode *a, eshare_inode *b)
 static bool same_attrs(const struct node *n, const char *fp, const struct eshare_stat *st,
 		       const void *xattrs, size_t xlen)
 {
-	return !strcmp(n->fingerprint, fp) && n->st.mode == st->mode && n->st.uid == st->uid &&
+	return !strcmp(n->sh.fingerprint, fp) && n->st.mode == st->mode && n->st.uid == st->uid &&
 	       n->st.gid == st->gid && n->st.file_size == st->file_size &&
 	       n->st.blocks == st->blocks && n->st.mtime_sec == st->mtime_sec &&
 	       n->st.mtime_nsec == st->mtime_nsec && n->st.nlink == st->nlink &&
-	       n->xattrs_len == xlen && (!xlen || !memcmp(n->xattrs, xattrs, xlen));
+	       n->sh.xattrs_len == xlen && (!xlen || !memcmp(n->sh.xattrs, xattrs, xlen));
 }
 
 static bool has_image(const struct node *n, const struct fimage *fimg)
@@ -249,13 +249,13 @@ static struct node *share_joined(struct fs *fs, struct fimage *fimg,
 {
 	struct node *c = fs->by_share.b[fp_hash(id->fingerprint, st->file_size) & fs->by_share.mask];
 
-	for (; c; c = c->share_next) {
-		uint64_t obj = atomic_load(&c->object);
+	for (; c; c = c->sh.share_next) {
+		uint64_t obj = atomic_load(&c->sh.object);
 
 		if (!same_attrs(c, id->fingerprint, st, xattrs, xlen) || has_image(c, fimg) ||
-		    (obj ? obj != id->object : c->join_object != id->object))
+		    (obj ? obj != id->object : c->sh.join_object != id->object))
 			continue;
-		atomic_store(&c->object, id->object);
+		atomic_store(&c->sh.object, id->object);
 		return c;
 	}
 	return NULL;
@@ -281,7 +281,7 @@ static unsigned share_candidates(struct fs *fs, struct fimage *fimg, const char 
 		const char *key = pass ? "" : fp;
 		struct node *n = fs->by_share.b[fp_hash(key, st->file_size) & fs->by_share.mask];
 
-		for (; n && k < MAX_CANDIDATES; n = n->share_next) {
+		for (; n && k < MAX_CANDIDATES; n = n->sh.share_next) {
 			if (!same_attrs(n, key, st, xattrs, xlen) || has_image(n, fimg))
 				continue;
 			ids[k] = n->id;
@@ -379,7 +379,8 @@ static void node_free_locked(struct fs *fs, struct node *n, eshare_inode **ino,
 	*root = NULL;
 	if (n->fimg)
 		fimage_put_locked(n->fimg, root);
-	free(n->xattrs);
+	if (n->shared)
+		free(n->sh.xattrs);
 	free(n->path);
 	free(n);
 }
@@ -477,7 +478,7 @@ static char *join_path(const char *dir, const char *name, size_t namelen)
  */
 static void recache_queue(struct fs *fs, struct node *c)
 {
-	atomic_store(&c->recache, true);
+	atomic_store(&c->sh.recache, true);
 	pthread_mutex_lock(&fs->recache_lock);
 	if (fs->recache_on && fs->recache_n == fs->recache_cap) {
 		size_t cap = fs->recache_cap ? 2 * fs->recache_cap : 64;
@@ -516,8 +517,8 @@ static void *recache_thread(void *arg)
 		err = fuse_lowlevel_notify_inval_inode(fs->se, id, 0, 0);
 		pthread_mutex_lock(&fs->lock);
 		n = node_by_id(fs, id);
-		if (n && (!err || err == -ENOENT))
-			atomic_store(&n->recache, false);
+		if (n && n->shared && (!err || err == -ENOENT))
+			atomic_store(&n->sh.recache, false);
 		pthread_mutex_unlock(&fs->lock);
 		pthread_mutex_lock(&fs->recache_lock);
 	}
@@ -556,6 +557,18 @@ void fs_recache_stop(struct fs *fs)
 	pthread_mutex_unlock(&fs->recache_lock);
 	if (on)
 		pthread_join(fs->recache_tid, NULL);
+}
+
+/*
+ * A regular file's node keeps no inode where every read comes with an
+ * open file's own (opens are answered: direct_io, share_nodes), unless
+ * share_nodes may merge it: an inode handle is 200 bytes, and a daemon
+ * serving a domain of many images holds a node per file looked up.
+ * node_inode() opens it again by number for an open or an xattr request.
+ */
+static bool node_keeps_no_inode(const struct fs *fs, const struct eshare_stat *st)
+{
+	return (fs->direct_io || fs->share_nodes) && S_ISREG(st->mode);
 }
 
 /*
@@ -657,7 +670,7 @@ static int node_get_striped(struct node **out, struct fs *fs, struct fimage *fim
 	n = NULL;
 	for (i = 0; !n && i < ncand; i++) {
 		struct node *c = cids[i] ? node_by_id(fs, cids[i]) : NULL;
-		uint64_t obj = c ? atomic_load(&c->object) : 0;
+		uint64_t obj = c ? atomic_load(&c->sh.object) : 0;
 
 		/* a node already standing for another object is no twin of this one */
 		if (c && !has_image(c, fimg) && (!obj || obj == id.object)) {
@@ -667,13 +680,13 @@ static int node_get_striped(struct node **out, struct fs *fs, struct fimage *fim
 			 * proven: they must go before this file's path can
 			 * read them (opens drop them until the kernel has).
 			 */
-			if (!fs->direct_io && c->join_object != id.object && !obj)
+			if (!fs->direct_io && c->sh.join_object != id.object && !obj)
 				recache_queue(fs, c);
-			atomic_store(&c->object, id.object);
-			if (strcmp(c->fingerprint, id.fingerprint)) {
+			atomic_store(&c->sh.object, id.object);
+			if (strcmp(c->sh.fingerprint, id.fingerprint)) {
 				/* it had no fingerprint yet: file it under the one it has now */
 				htab_del(&fs->by_share, c, SHARE_OFF, share_hash);
-				memcpy(c->fingerprint, id.fingerprint, sizeof(c->fingerprint));
+				memcpy(c->sh.fingerprint, id.fingerprint, sizeof(c->sh.fingerprint));
 				htab_add(&fs->by_share, c, SHARE_OFF, share_hash);
 			}
 			n = c;
@@ -691,7 +704,7 @@ static int node_get_striped(struct node **out, struct fs *fs, struct fimage *fim
 		return 0;
 	}
 	err = -ENOMEM;
-	n = calloc(1, sizeof(*n));
+	n = calloc(1, keyed ? sizeof(*n) : NODE_PLAIN_SIZE);
 	if (!n)
 		goto fail;
 	n->path = strdup(path);
@@ -717,17 +730,22 @@ static int node_get_striped(struct node **out, struct fs *fs, struct fimage *fim
 		 */
 		n->st.ino = (1ull << 63) | n->id;
 		n->shared = true;
-		n->join_object = id.object;
-		memcpy(n->fingerprint, id.fingerprint, sizeof(n->fingerprint));
-		n->xattrs = xattrs;
-		n->xattrs_len = xlen;
+		n->sh.join_object = id.object;
+		memcpy(n->sh.fingerprint, id.fingerprint, sizeof(n->sh.fingerprint));
+		n->sh.xattrs = xattrs;
+		n->sh.xattrs_len = xlen;
 		htab_add(&fs->by_share, n, SHARE_OFF, share_hash);
 	}
 	htab_add(&fs->by_id, n, ID_OFF, node_id_hash);
 	fs->nodes++;
 	n->nlookup = 1;
 	*out = n;
+	if (!keyed && node_keeps_no_inode(fs, st))
+		n->ino = NULL;	/* node_inode() opens it again */
+	else
+		ino = NULL;	/* the node's now */
 	pthread_mutex_unlock(&fs->lock);
+	eshare_inode_put(ino);
 	return 0;
 fail:
 	pthread_mutex_unlock(&fs->lock);
@@ -994,7 +1012,7 @@ static int do_lookup(struct fs *fs, struct node *parent, const char *name, size_
 	int err;
 
 	pthread_mutex_lock(&fs->lock);
-	if (!parent->ino) {
+	if (!parent->fimg) {	/* the synthetic root */
 		for (fimg = fs->images; fimg; fimg = fimg->next)
 			if (strlen(fimg->name) == namelen && !memcmp(fimg->name, name, namelen))
 				break;
@@ -1131,7 +1149,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		reply_err(req, FOP_GETATTR, -ESTALE);
 		return;
 	}
-	if (!n->ino)
+	if (!n->fimg)
 		root_attr(fs, &s);
 	else
 		fill_attr(&s, &n->st);
@@ -1139,16 +1157,28 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	fuse_reply_attr(req, &s, fs->timeout);
 }
 
-/* The node's inode with a reference, or NULL for the synthetic root. */
-static eshare_inode *node_inode(struct fs *fs, struct node *n, bool *removed)
+/*
+ * The node's inode with a reference in *@out (NULL for the synthetic root
+ * and for a removed image's node that keeps none), opened again by number
+ * for a node that keeps none (node_keeps_no_inode()): 0 or a negative
+ * errno.  The open is made under the lock, as the image may be removed:
+ * its inode was read at the lookup, so it is in the cache.
+ */
+static int node_inode(struct fs *fs, struct node *n, eshare_inode **out, bool *removed)
 {
-	eshare_inode *ino;
+	int err = 0;
 
+	*out = NULL;
 	pthread_mutex_lock(&fs->lock);
-	ino = n->ino ? eshare_inode_get(n->ino) : NULL;
 	*removed = n->fimg && n->fimg->removed;
+	if (n->ino)
+		*out = eshare_inode_get(n->ino);
+	else if (n->fimg && n->fimg->img && !*removed)
+		err = eshare_inode_open(out, n->fimg->img, n->st.ino);
+	else if (n->fimg)
+		err = -ENOENT;	/* keeps none, and its image is gone */
 	pthread_mutex_unlock(&fs->lock);
-	return ino;
+	return err;
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t id)
@@ -1159,14 +1189,15 @@ static void op_readlink(fuse_req_t req, fuse_ino_t id)
 	bool removed;
 	char buf[4097];
 	ssize_t r;
+	int err;
 
 	if (!n) {
 		reply_err(req, FOP_READLINK, -ESTALE);
 		return;
 	}
-	ino = node_inode(fs, n, &removed);
-	if (!ino) {
-		reply_err(req, FOP_READLINK, -EINVAL);
+	err = node_inode(fs, n, &ino, &removed);
+	if (err || !ino) {
+		reply_err(req, FOP_READLINK, err ? err : -EINVAL);
 		return;
 	}
 	r = eshare_readlink(ino, buf, sizeof(buf) - 1);
@@ -1368,13 +1399,16 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	n = node_by_id(fs, id);
 	if (!n)
 		err = -ESTALE;
-	else if (!n->ino)
-		err = -EISDIR;
-	else if (n->fimg && n->fimg->removed)
+	else if (!n->fimg)
+		err = -EISDIR;	/* the synthetic root */
+	else if (n->fimg->removed || !n->fimg->img)
 		err = -ENOENT;
+	else if (n->ino)
+		of->ino = eshare_inode_get(n->ino);
+	else	/* see node_inode() */
+		err = eshare_inode_open(&of->ino, n->fimg->img, n->st.ino);
 	if (!err) {
 		of->n = n;
-		of->ino = eshare_inode_get(n->ino);
 		n->opens++;
 		pthread_mutex_init(&of->lock, NULL);
 		handle_link_locked(fs, &of->h);
@@ -1390,7 +1424,7 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	if (fs->direct_io)
 		fi->direct_io = 1;
 	else
-		fi->keep_cache = !atomic_load(&of->n->recache);
+		fi->keep_cache = !(of->n->shared && atomic_load(&of->n->sh.recache));
 	fi->noflush = 1;
 	count_ok(fs, FOP_OPEN);
 	if (fuse_reply_open(req, fi))
@@ -1437,9 +1471,10 @@ static ssize_t read_member(struct fs *fs, struct open_file *of, char *buf, size_
 		seen = of->object;
 		failures = of->failures;
 		pthread_mutex_unlock(&of->lock);
-		before = atomic_load(&of->n->object);
+		/* only a shared node can stand for several images' files */
+		before = of->n->shared ? atomic_load(&of->n->sh.object) : 0;
 		r = read_full(ino, buf, size, off);
-		obj = atomic_load(&of->n->object);
+		obj = of->n->shared ? atomic_load(&of->n->sh.object) : 0;
 		/*
 		 * Merged while it read: the bytes may be the member's own,
 		 * read before it was in the object (unchecked): read again.
@@ -1693,10 +1728,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 		return;
 	}
 	/* NULL for the mount's own root; a removed image lists no more */
-	db.dino = node_inode(fs, db.dir, &removed);
-	if (removed) {
+	r = node_inode(fs, db.dir, &db.dino, &removed);
+	if (r || removed) {
 		eshare_inode_put(db.dino);
-		reply_err(req, op, -ENOENT);
+		reply_err(req, op, r ? r : -ENOENT);
 		return;
 	}
 	db.buf = malloc(size ? size : 1);
@@ -1784,9 +1819,9 @@ static void do_xattr(fuse_req_t req, enum fop op, fuse_ino_t id, const char *nam
 		reply_err(req, op, -ESTALE);
 		return;
 	}
-	ino = node_inode(fs, n, &removed);
-	if (!ino && name) {
-		reply_err(req, op, -ENODATA);
+	r = node_inode(fs, n, &ino, &removed);
+	if (r || (!ino && name)) {
+		reply_err(req, op, r ? (int)r : -ENODATA);
 		return;
 	}
 	if (size && !(buf = malloc(size))) {
