@@ -4,8 +4,10 @@
  * FUSE mount (libfuse3's low-level API).
  *
  * Node ids are handed out by a counter and never reused.  A node holds one
- * reference on the eshare_inode it reads through and one on the image that
- * inode belongs to; it goes away when the kernel forgets its last lookup.
+ * reference on the image it belongs to and, except for a regular file's
+ * node where opens are answered (direct_io, share_nodes: the open file
+ * holds one), on the eshare_inode it reads through; it goes away when the
+ * kernel forgets its last lookup.
  * One mutex (fs->lock) guards the image list and the node tables; reads of
  * open files use their own inode reference and take no lock, except when a
  * node that stands for several images must change the member it reads
