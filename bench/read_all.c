@@ -3,7 +3,7 @@
  * read_all: read every regular file of an EROFS image, and time it.
  *
  *   read_all [-m MODE] [-t THREADS] [-r REPEAT] [-o ORDER] [-b BACKEND] [-c CACHE_MB]
- *            [-x] [-a] PATH
+ *            [-x] [-a] [-n] PATH
  *
  * MODE
  *   lib    (default) PATH is an image: a fresh domain with an ample cache,
@@ -49,6 +49,9 @@
  * CACHE_MB (lib) defaults to 8 x the image's size, at least 64 MiB.
  * BACKEND (lib): file, blockdev, blockdev-direct, loop, loop-direct;
  * for blockdev PATH must be a block device.
+ * -n (lib) advises every file ESHARE_ADVICE_NOREUSE, as a one-pass reader
+ * that says so does: a file no other file shares with is decoded into the
+ * reader's buffer, not cached.
  * -x also hashes every file's bytes (XXH3, order-independent sum) so that
  * two modes can be checked to read the same content; not for timing.
  *
@@ -88,6 +91,7 @@ struct opts {
 	uint64_t cache;
 	bool hash;
 	bool keep;
+	bool noreuse;
 };
 
 /* What the walk found: inode numbers, paths (dir), sizes (balanced). */
@@ -228,6 +232,7 @@ struct pool {
 	atomic_uint_least64_t bytes;
 	atomic_uint_least64_t digest;
 	bool hash;
+	bool noreuse; /* lib: advise every file ESHARE_ADVICE_NOREUSE */
 	/* read file @i fully; returns bytes or -errno */
 	int64_t (*read_one)(struct pool *p, size_t i, uint8_t *buf, XXH3_state_t *h);
 	void *ctx;
@@ -401,6 +406,10 @@ static int64_t lib_read_one(struct pool *p, size_t i, uint8_t *buf, XXH3_state_t
 
 	if (rc)
 		return rc;
+	if (p->noreuse && (rc = eshare_inode_advise(ino, ESHARE_ADVICE_NOREUSE))) {
+		eshare_inode_put(ino);
+		return rc;
+	}
 	while ((n = eshare_pread(ino, buf, BUFSZ, off)) > 0) {
 		if (h)
 			XXH3_64bits_update(h, buf, (size_t)n);
@@ -552,7 +561,8 @@ static void run_lib(const struct opts *o, struct result *r)
 	eshare_image *img;
 	eshare_inode *root;
 	struct list files = { 0 };
-	struct pool p = { .files = &files, .read_one = lib_read_one, .hash = o->hash };
+	struct pool p = { .files = &files, .read_one = lib_read_one, .hash = o->hash,
+			  .noreuse = o->noreuse };
 	double t0;
 	int rc;
 
@@ -944,7 +954,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: read_all [-m lib|lower|dir|mount] [-t THREADS] [-r REPEAT]\n"
 			"                [-o balanced|walk] [-b file|blockdev|blockdev-direct|loop|loop-direct]\n"
-			"                [-c CACHE_MB] [-x] [-a] PATH\n");
+			"                [-c CACHE_MB] [-x] [-a] [-n] PATH\n");
 	exit(2);
 }
 
@@ -956,7 +966,7 @@ int main(int argc, char **argv)
 	static struct result r;
 	int c;
 
-	while ((c = getopt(argc, argv, "m:t:r:o:b:c:xa")) != -1) {
+	while ((c = getopt(argc, argv, "m:t:r:o:b:c:xan")) != -1) {
 		switch (c) {
 		case 'm':
 			o.mode = optarg;
@@ -983,6 +993,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			o.keep = true;
+			break;
+		case 'n':
+			o.noreuse = true;
 			break;
 		default:
 			usage();
