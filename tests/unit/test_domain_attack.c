@@ -528,6 +528,27 @@ START_TEST(verify_failing_member_never_fails_victim)
 END_TEST
 
 /*
+ * Attach the lz4 fixture (loaded into *@img) through @ops over @t, which
+ * is set to watch the first byte of BIG's data and stay honest.
+ */
+static eshare_image *attach_watched(eshare_domain *d, const struct eshare_backend_ops *ops,
+				    struct turncoat *t, uint8_t **img, const char *name)
+{
+	const uint8_t *start;
+	eshare_backend *be;
+	size_t len;
+
+	dom_load_truth();
+	*img = dom_slurp("lz4", &len);
+	start = memmem(*img, len, dom_truth, 24);
+	ck_assert_ptr_nonnull(start);
+	*t = (struct turncoat){ *img, *img, len, (uint64_t)(start - *img),
+				(uint64_t)(start - *img) + 1, UINT_MAX, 0, 0, 0 };
+	ck_assert_int_eq(eshare_backend_new(&be, ops, t), 0);
+	return dom_attach_backend(d, be, name);
+}
+
+/*
  * A reader's first read decides and hashes its file's same-size twins:
  * another image's twin is hashed only from the pages it holds cached,
  * never through that image's backend, which may be slow or never answer.
@@ -546,23 +567,14 @@ static ssize_t spy_pread(void *h, void *buf, size_t len, uint64_t off)
 
 START_TEST(compute_reader_never_runs_another_backend)
 {
-	size_t len;
 	uint8_t *img, buf[BIG_SIZE];
-	const uint8_t *start;
 	eshare_domain *d = dom_new(ESHARE_SHARE_COMPUTE, 16 << 20);
 	eshare_image *victim, *attacker;
 	struct eshare_backend_ops ops = { .size = sizeof(ops), .name = "spy",
 					  .pread = spy_pread, .get_size = tc_size };
-	eshare_backend *be;
+	struct turncoat t;
 
-	dom_load_truth();
-	img = dom_slurp("lz4", &len);
-	start = memmem(img, len, dom_truth, 24);
-	ck_assert_ptr_nonnull(start);
-	struct turncoat t = { img, img, len, (uint64_t)(start - img),
-			      (uint64_t)(start - img) + 1, UINT_MAX, 0, 0, 0 };
-	ck_assert_int_eq(eshare_backend_new(&be, &ops, &t), 0);
-	attacker = dom_attach_backend(d, be, "attacker");
+	attacker = attach_watched(d, &ops, &t, &img, "attacker");
 	/* the attacker's twin of BIG is decided first: alone with its size, it waits */
 	(void)dom_identity(attacker, BIG);
 	atomic_store(&spy_seen, 0);
@@ -623,27 +635,18 @@ static void *gated_reader(void *arg)
 
 START_TEST(compute_twin_during_read_settles)
 {
-	size_t len;
 	uint8_t *img, buf[BIG_SIZE];
-	const uint8_t *start;
 	eshare_domain *d = dom_new(ESHARE_SHARE_COMPUTE, 16 << 20);
 	struct eshare_backend_ops ops = { .size = sizeof(ops), .name = "gated",
 					  .pread = gate_pread, .get_size = tc_size };
 	struct gated_read *r = calloc(1, sizeof(*r));
 	struct eshare_stats st = { .size = sizeof(st) };
-	eshare_backend *be;
 	eshare_image *slow, *fast;
+	struct turncoat t;
 	pthread_t tid;
 
 	ck_assert_ptr_nonnull(r);
-	dom_load_truth();
-	img = dom_slurp("lz4", &len);
-	start = memmem(img, len, dom_truth, 24);
-	ck_assert_ptr_nonnull(start);
-	struct turncoat t = { img, img, len, (uint64_t)(start - img),
-			      (uint64_t)(start - img) + 1, UINT_MAX, 0, 0, 0 };
-	ck_assert_int_eq(eshare_backend_new(&be, &ops, &t), 0);
-	slow = dom_attach_backend(d, be, "slow");
+	slow = attach_watched(d, &ops, &t, &img, "slow");
 	fast = dom_attach_path(d, "plain-4k");
 	r->img = slow;
 	ck_assert_int_eq(pthread_create(&tid, NULL, gated_reader, r), 0);
