@@ -252,9 +252,10 @@ static int hash_file(eshare_image *img, struct binding *b, bool join, bool cache
 	 * A binding keeps only the file's size, not its inode.  A cache-only
 	 * pass copies pages the private object holds and never maps the file,
 	 * so its number and size are all it uses: another image's backend is
-	 * not asked for the inode.  Otherwise the inode is read again, and an
-	 * image that now gives this number another file has changed under
-	 * the domain: its bytes are not hashed for this key.
+	 * not asked for the inode.  Otherwise the inode is read again; if the
+	 * image now gives this number no regular file of that size, it changed
+	 * under the domain and nothing is hashed (the file stays private).
+	 * Whatever it gives, the pass keeps exactly the bytes it hashed.
 	 */
 	if (cache_only) {
 		ei = (struct ef_inode){ .nid = b->nid, .mode = S_IFREG, .size = size };

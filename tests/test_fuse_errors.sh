@@ -26,8 +26,11 @@ mounted() {
 "$bin" --bogus "$m" "$fix/lz4.erofs" 2>/dev/null; [ $? = 2 ] || fail "unknown option: not exit 2"
 "$bin" --cache-size 12Q "$m" "$fix/lz4.erofs" 2>/dev/null; [ $? = 2 ] || fail "bad size: not exit 2"
 "$bin" "$m" 2>/dev/null; [ $? = 2 ] || fail "no image and no control socket: not exit 2"
+for v in -1 1000001 5x ""; do
+	"$bin" --spin "$v" "$m" "$fix/lz4.erofs" 2>/dev/null; [ $? = 2 ] || fail "--spin '$v': not exit 2"
+done
 "$bin" --help >"$tmp/help" || fail "--help failed"
-for o in --policy --cache-size --device --backend --control --threads " -s " " -f " " -d " \
+for o in --policy --cache-size --device --backend --control --threads --spin " -s " " -f " " -d " \
 	share_nodes direct_io allow_other auto_unmount fsname; do
 	grep -q -- "$o" "$tmp/help" || fail "--help does not document $o"
 done

@@ -4,7 +4,8 @@
 # Concurrent readers through erofs-share-fuse: four processes read twin and
 # other files of shared-a and shared-b at random offsets, each read compared
 # with the kernel's mount; with the page cache, with -o share_nodes, and
-# with -o direct_io (every read through the library), multi-threaded.
+# with -o direct_io (every read through the library), multi-threaded, and
+# with direct_io, two threads and no spinning (--spin 0).
 # Then what -o direct_io does to mmap and exec here: MAP_PRIVATE maps and
 # exec run (the kernel serves them from its page cache), MAP_SHARED fails
 # with ENODEV (libfuse 3.14 cannot ask for FUSE_DIRECT_IO_ALLOW_MMAP).
@@ -23,9 +24,13 @@ python3 "$src/tests/fuse/twins.py" "$fix/shared-a.erofs.manifest" "$fix/shared-b
 files=$( (awk -F'\t' '{ print $2 }' "$tmp/twins" | head -12;
 	  cd "$tmp/k-a" && find big bound -type f | head -12) | sort -u)
 m=$tmp/m
-for variant in cache share_nodes direct_io; do
+for variant in cache share_nodes direct_io nospin; do
 	opts=(--threads 4)
-	[ "$variant" != cache ] && opts+=(-o "$variant")
+	case $variant in
+	share_nodes | direct_io) opts+=(-o "$variant") ;;
+	# two threads that sleep at once (--spin 0): a request each, handed over
+	nospin) opts=(--threads 2 --spin 0 -o direct_io) ;;
+	esac
 	fuse_start "$variant" "$m" "${opts[@]}" "$fix/shared-a.erofs" b="$fix/shared-b.erofs" || continue
 	pairs=()
 	while read -r f; do

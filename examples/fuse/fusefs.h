@@ -189,6 +189,14 @@ int fs_remove_image(struct fs *fs, const char *name);
 char *fs_stats(struct fs *fs, bool json);
 char *fs_list(struct fs *fs);
 
+/*
+ * Serve @se's requests with @threads threads (the caller's is the one that
+ * receives them; 1: it alone), the receiver looking for the next request
+ * for @spin_us microseconds before it sleeps (loop.c).  Returns when the
+ * session ends: 0 after an unmount or an exit signal, or a negative errno.
+ */
+int fs_serve(struct fuse_session *se, unsigned threads, unsigned spin_us);
+
 /* Control socket: serve on @path until fs_ctl_stop(). */
 int fs_ctl_start(struct fs *fs, const char *path, char *msg, size_t msglen);
 void fs_ctl_run(struct fs *fs);

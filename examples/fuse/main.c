@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,12 @@ static void usage(FILE *f)
 "                      cache the image files too\n"
 "  --control SOCKET    a Unix socket (mode 0600) to add and remove images while\n"
 "                      mounted: see the ctl command\n"
-"  --threads N         at most N threads serve requests (default: the CPUs\n"
-"                      online, 2 to 10; libfuse's own default is 10)\n"
+"  --threads N         N threads serve requests (default: the CPUs online, 2\n"
+"                      to 10): one receives them and serves them itself, and\n"
+"                      hands requests that wait meanwhile to the others\n"
+"  --spin USEC         the receiving thread looks for the next request this\n"
+"                      long before it sleeps (default 50; 0: it sleeps at once):\n"
+"                      a reader that asks again meanwhile pays no wakeup\n"
 "  -s                  single-threaded\n"
 "  -f                  stay in the foreground (log to stderr, not syslog)\n"
 "  -d                  debug: libfuse traces every request (implies -f)\n"
@@ -110,6 +115,8 @@ static char *default_name(const char *path)
  * four, and each costs a stack, a read buffer of up to 1 MiB and often a
  * malloc arena (BENCHMARKS.md).
  */
+#define DEFAULT_SPIN_US 50
+
 static unsigned default_threads(void)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -121,6 +128,22 @@ static void *ctl_thread(void *arg)
 {
 	fs_ctl_run(arg);
 	return NULL;
+}
+
+/*
+ * Start a thread with every signal blocked: the exit signals must reach the
+ * thread that serves requests, so that they wake it (fs_serve()).
+ */
+static int start_blocked(pthread_t *tid, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(tid, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -156,11 +179,10 @@ int main(int argc, char **argv)
 	unsigned nimgs = 0, ndevs = 0, nbare = 0, i, j;
 	const char *mountpoint = NULL, *control = NULL;
 	bool policy_given = false;
-	uint64_t cache = 0, threads = 0;
+	uint64_t cache = 0, threads = 0, spin = DEFAULT_SPIN_US;
 	bool single = false, named = false, has_fsname = false;
 	char *fuse_opts = NULL, msg[1024];
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_loop_config *lc = NULL;
 	pthread_t ctl_tid;
 	int ret = 1, err, k;
 
@@ -172,10 +194,10 @@ int main(int argc, char **argv)
 	for (k = 1; k < argc; k++) {
 		const char *a = argv[k], *val = NULL;
 		const char *longs[] = { "--policy", "--cache-size", "--device", "--backend",
-					"--control", "--threads" };
+					"--control", "--threads", "--spin" };
 		int which = -1;
 
-		for (j = 0; j < 6; j++) {
+		for (j = 0; j < 7; j++) {
 			size_t l = strlen(longs[j]);
 
 			if (!strncmp(a, longs[j], l) && (a[l] == 0 || a[l] == '=')) {
@@ -223,6 +245,11 @@ int main(int argc, char **argv)
 		} else if (which == 5) {
 			if (esc_parse_uint(&threads, val, 1024))
 				return usage_error("bad thread count '%s' (1..1024)", val);
+		} else if (which == 6) {
+			if (!strcmp(val, "0"))
+				spin = 0;
+			else if (esc_parse_uint(&spin, val, 1000000))
+				return usage_error("bad spin time '%s' (0..1000000 microseconds)", val);
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
@@ -381,7 +408,7 @@ int main(int argc, char **argv)
 		goto out_umount;
 	if (!fs.foreground)
 		openlog("erofs-share-fuse", LOG_PID, LOG_DAEMON);
-	if (control && pthread_create(&ctl_tid, NULL, ctl_thread, &fs)) {
+	if (control && start_blocked(&ctl_tid, ctl_thread, &fs)) {
 		fs_log(&fs, LOG_ERR, "cannot start the control thread");
 		control = NULL;
 		goto out_umount;
@@ -389,20 +416,11 @@ int main(int argc, char **argv)
 	if (fs_recache_start(&fs))
 		fs_log(&fs, LOG_WARNING, "cannot start the thread that drops merged nodes' "
 					 "pages: their opens drop them");
-	if (single) {
-		err = fuse_session_loop(fs.se);
-	} else {
-		lc = fuse_loop_cfg_create();
-		if (!lc) {
-			err = -ENOMEM;
-		} else {
-			fuse_loop_cfg_set_max_threads(lc, threads ? (unsigned)threads :
-							  default_threads());
-			err = fuse_session_loop_mt(fs.se, lc);
-			fuse_loop_cfg_destroy(lc);
-		}
-	}
-	/* SIGTERM, SIGINT, SIGHUP end the loop with the signal's number: clean */
+	err = fs_serve(fs.se, single ? 1 : threads ? (unsigned)threads : default_threads(),
+		       (unsigned)spin);
+	if (err < 0)
+		fs_log(&fs, LOG_ERR, "serving requests failed: %s", strerror(-err));
+	/* SIGTERM, SIGINT, SIGHUP and an unmount end the loop: clean */
 	ret = err < 0 ? 1 : 0;
 	fs_recache_stop(&fs);
 	if (control) {

@@ -1158,26 +1158,35 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 }
 
 /*
- * The node's inode with a reference in *@out (NULL for the synthetic root
- * and for a removed image's node that keeps none), opened again by number
- * for a node that keeps none (node_keeps_no_inode()): 0 or a negative
- * errno.  The open is made under the lock, as the image may be removed:
- * its inode was read at the lookup, so it is in the cache.
+ * The node's inode with a reference in *@out (NULL for the synthetic
+ * root), opened again by number for a node that keeps none
+ * (node_keeps_no_inode()): 0 or a negative errno (-ENOENT for such a node
+ * once its image is removed).  The open may read the image's backend, so
+ * it is made without the lock, which every request of every image takes:
+ * a reference on the image's root keeps the image alive meanwhile.
  */
 static int node_inode(struct fs *fs, struct node *n, eshare_inode **out, bool *removed)
 {
+	eshare_inode *pin = NULL;
+	uint64_t kino = 0;
 	int err = 0;
 
 	*out = NULL;
 	pthread_mutex_lock(&fs->lock);
 	*removed = n->fimg && n->fimg->removed;
-	if (n->ino)
+	if (n->ino) {
 		*out = eshare_inode_get(n->ino);
-	else if (n->fimg && n->fimg->img && !*removed)
-		err = eshare_inode_open(out, n->fimg->img, n->st.ino);
-	else if (n->fimg)
+	} else if (n->fimg && n->fimg->img && !*removed) {
+		pin = eshare_inode_get(n->fimg->root);
+		kino = n->st.ino;
+	} else if (n->fimg) {
 		err = -ENOENT;	/* keeps none, and its image is gone */
+	}
 	pthread_mutex_unlock(&fs->lock);
+	if (pin) {
+		err = eshare_inode_open(out, eshare_inode_image(pin), kino);
+		eshare_inode_put(pin);
+	}
 	return err;
 }
 
@@ -1371,6 +1380,8 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct fs *fs = req_fs(req);
 	struct node *n;
 	struct open_file *of;
+	eshare_inode *ino = NULL;
+	bool removed;
 	int err = 0;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
@@ -1395,6 +1406,11 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		reply_err(req, FOP_OPEN, -ENOMEM);
 		return;
 	}
+	/*
+	 * The kernel holds a lookup on the node while it opens a file of it,
+	 * so the node outlives this request; its inode is opened without the
+	 * lock (node_inode()), and the image checked again after.
+	 */
 	pthread_mutex_lock(&fs->lock);
 	n = node_by_id(fs, id);
 	if (!n)
@@ -1403,18 +1419,25 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		err = -EISDIR;	/* the synthetic root */
 	else if (n->fimg->removed || !n->fimg->img)
 		err = -ENOENT;
-	else if (n->ino)
-		of->ino = eshare_inode_get(n->ino);
-	else	/* see node_inode() */
-		err = eshare_inode_open(&of->ino, n->fimg->img, n->st.ino);
-	if (!err) {
-		of->n = n;
-		n->opens++;
-		pthread_mutex_init(&of->lock, NULL);
-		handle_link_locked(fs, &of->h);
-	}
 	pthread_mutex_unlock(&fs->lock);
+	if (!err)
+		err = node_inode(fs, n, &ino, &removed);
+	if (!err) {
+		pthread_mutex_lock(&fs->lock);
+		if (n->fimg->removed) {
+			err = -ENOENT;
+		} else {
+			of->n = n;
+			of->ino = ino;
+			ino = NULL;
+			n->opens++;
+			pthread_mutex_init(&of->lock, NULL);
+			handle_link_locked(fs, &of->h);
+		}
+		pthread_mutex_unlock(&fs->lock);
+	}
 	if (err) {
+		eshare_inode_put(ino);
 		free(of);
 		reply_err(req, FOP_OPEN, err);
 		return;
