@@ -110,8 +110,8 @@ static char *default_name(const char *path)
 }
 
 /*
- * Serving threads by default: one a CPU, between 2 and libfuse's own
- * default of 10.  On 2 cores more threads read no faster, one reader or
+ * Serving threads by default: one a CPU, between 2 and 10 (libfuse's own
+ * loop's default).  On 2 cores more threads read no faster, one reader or
  * four, and each costs a stack, a read buffer of up to 1 MiB and often a
  * malloc arena (BENCHMARKS.md).
  */
