@@ -1684,13 +1684,18 @@ static int dir_emit(void *user, const char *name, size_t namelen, uint64_t kino,
 	if (db->len + need > db->size)
 		return 1;
 	if (!is_dot(nm, namelen)) {
+		/*
+		 * The entry's attributes are its node's, inode number too: a
+		 * share_nodes node shows its own (see node_get_striped()), and
+		 * the kernel keeps what comes here as the inode's until it
+		 * asks again, so another number here made one file show two.
+		 */
 		err = do_lookup(db->fs, db->dir, nm, namelen, &n);
 		if (!err)
 			fill_entry(db->fs, &e, n);
 		else if (err != -ENOENT)
 			report(db->fs, db->dir, "lookup", nm, err);
 		/* else: a plain entry; a lookup will tell */
-		e.attr.st_ino = kino;
 	}
 	fuse_add_direntry_plus(db->req, db->buf + db->len, db->size - db->len, nm, &e,
 			       (off_t)next);
