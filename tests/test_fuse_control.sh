@@ -138,4 +138,54 @@ assert s["fuse"]["read"]["served"] > 0 and s["fuse"]["lookup"]["served"] > 0
 ' || fail "ctl stats --json"
 fuse_stop ctl "$m"
 [ -e "$sock" ] && fail "the control socket is left behind"
+
+# An image read through the mount itself (added by its path in the mount):
+# its reads are requests of this mount, answered while the request that
+# needs them waits, as some thread always receives.  With -o direct_io the
+# kernel caches none of it: every read of a file of it reads the outer one.
+if command -v mkfs.erofs >/dev/null; then
+	mkdir -p "$tmp/nest-src" "$tmp/nest"
+	cp "$fix/plain-4k.erofs" "$tmp/nest-src/inner.erofs"
+	if mkfs.erofs "$tmp/outer.erofs" "$tmp/nest-src" >/dev/null 2>&1 &&
+		kmount "$fix/plain-4k.erofs" "$tmp/k-inner"; then
+		ns=$tmp/nest.sock
+		fuse_start nest "$tmp/nest" -o direct_io --control "$ns" outer="$tmp/outer.erofs" && {
+			n=0
+			if timeout -s KILL 30 "$bin" ctl "$ns" add inner "$tmp/nest/outer/inner.erofs" >/dev/null; then
+				while IFS=$'\t' read -r p type _ _ _ size _; do
+					[ "$type" = reg ] && [ "$size" != 0 ] || continue
+					timeout -s KILL 30 cmp -s "$tmp/nest/inner$p" "$tmp/k-inner$p" ||
+						{ fail "an image inside the mount: $p differs or hung"; break; }
+					n=$((n + 1))
+					[ $n = 20 ] && break
+				done < <(grep -v '^#' "$fix/plain-4k.erofs.manifest")
+			else
+				fail "an image inside the mount: ctl add failed or hung"
+			fi
+			[ $n = 20 ] || fail "an image inside the mount: $n files read, not 20"
+			# the daemon holds the inner image open in its own mount: remove
+			# it, and the mount is free once the kernel forgets its nodes
+			timeout -s KILL 30 "$bin" ctl "$ns" remove inner >/dev/null || fail "an image inside the mount: remove"
+			for ((i = 0; i < 100; i++)); do
+				fusermount3 -u "$tmp/nest" 2>/dev/null && break
+				sleep 0.1
+			done
+			mounted=$(findmnt -n --mountpoint "$tmp/nest" | wc -l)
+			[ "$mounted" = 0 ] || { fail "an image inside the mount: still busy after remove";
+						fusermount3 -u -z "$tmp/nest"; }
+			for ((i = 0; i < 100; i++)); do
+				kill -0 "$fpid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -0 "$fpid" 2>/dev/null && { fail "an image inside the mount: the daemon hangs";
+							 kill -KILL "$fpid"; }
+			wait "$fpid" || fail "an image inside the mount: the daemon exited with $?"
+			sanitizer_clean "$tmp/nest.log"
+		}
+	else
+		fail "making or mounting the nested images"
+	fi
+else
+	echo "SKIP (part): no mkfs.erofs for an image inside the mount"
+fi
 finish

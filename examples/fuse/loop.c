@@ -9,10 +9,11 @@
  * daemon's time, and one cold reader took 1.4 to 1.6x the kernel's EROFS.
  * So one thread, the receiver, looks for a request without sleeping for a
  * moment (--spin, 50 us by default) before it sleeps in poll(2): a reader
- * that asks again within that time finds it awake.  It serves what it
- * receives itself; only when more requests are waiting already does it
- * hand them to idle threads (followers), so that several readers are
- * served at once and a lone reader pays no wakeup at all.
+ * that asks again within that time finds it awake.  Having received one,
+ * it makes a waiting thread the receiver and serves the request itself
+ * (leader and followers): some thread always receives, so requests are
+ * served in parallel and one that needs another of this mount to finish
+ * cannot stall it.
  *
  * The receiver is the thread that calls fs_serve(): the main thread, where
  * libfuse's handlers of SIGHUP, SIGINT and SIGTERM run (every other thread
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,27 +30,33 @@
 
 #include "fusefs.h"
 
+/* Receives that sleep at once after a look found nothing. */
+#define SPIN_BACKOFF 16
+
 /* The longest a signal that came just before the receiver slept waits. */
 #define EXIT_POLL_MS 250
 
-struct follower {
+struct worker {
 	pthread_t tid;
 	pthread_cond_t cv;
-	struct fuse_buf buf;
-	bool ready;		/* buf holds a request for it */
-	struct follower *next_idle;
+	struct worker *next_idle;
+	bool promoted;		/* made the receiver by the one before */
 	struct serve *sv;
+	struct fuse_buf buf;
 };
 
 struct serve {
 	struct fuse_session *se;
 	int fd;
 	uint64_t spin_ns;
+	unsigned spin_skip;	/* receives that sleep at once (the receiver's) */
 	pthread_mutex_t lock;
-	struct follower *idle;	/* followers waiting for a request */
+	bool receiving;		/* a worker is the receiver (or made one) */
+	struct worker *idle;	/* workers waiting to be made the receiver */
 	bool stop;
-	struct follower *f;
-	unsigned nf;
+	int err;
+	struct worker *w;	/* [0] is the caller's */
+	unsigned nw;
 };
 
 static uint64_t now_ns(void)
@@ -59,89 +67,21 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void *follower_main(void *arg)
-{
-	struct follower *f = arg;
-	struct serve *sv = f->sv;
-
-	pthread_mutex_lock(&sv->lock);
-	for (;;) {
-		if (!f->ready) {
-			if (sv->stop)
-				break;
-			f->next_idle = sv->idle;
-			sv->idle = f;
-			while (!f->ready && !sv->stop)
-				pthread_cond_wait(&f->cv, &sv->lock);
-			/* the receiver took it off the idle list when it gave it work */
-			if (!f->ready) {
-				struct follower **pp = &sv->idle;
-
-				while (*pp && *pp != f)
-					pp = &(*pp)->next_idle;
-				if (*pp)
-					*pp = f->next_idle;
-				break;
-			}
-		}
-		pthread_mutex_unlock(&sv->lock);
-		fuse_session_process_buf(sv->se, &f->buf);
-		pthread_mutex_lock(&sv->lock);
-		f->ready = false;
-	}
-	pthread_mutex_unlock(&sv->lock);
-	return NULL;
-}
-
-/*
- * While followers are idle and requests are waiting, give one to each:
- * receive straight into an idle follower's buffer, without sleeping.
- * Returns 0, or what fuse_session_receive_buf() returned that ends the
- * loop (0 once the session is gone, or a negative errno).
- */
-static int hand_out(struct serve *sv, bool *ended)
-{
-	for (;;) {
-		struct follower *f;
-		int res;
-
-		pthread_mutex_lock(&sv->lock);
-		f = sv->idle;
-		if (f)
-			sv->idle = f->next_idle;
-		pthread_mutex_unlock(&sv->lock);
-		if (!f)
-			return 0;
-		res = fuse_session_receive_buf(sv->se, &f->buf);
-		pthread_mutex_lock(&sv->lock);
-		if (res > 0) {
-			f->ready = true;
-			pthread_cond_signal(&f->cv);
-		} else {
-			/* nothing waiting (or the end): it stays idle */
-			f->next_idle = sv->idle;
-			sv->idle = f;
-		}
-		pthread_mutex_unlock(&sv->lock);
-		if (res > 0)
-			continue;
-		if (res == -EAGAIN || res == -EINTR)
-			return 0;
-		*ended = true;
-		return res;
-	}
-}
-
 /*
  * Receive the next request into @buf: look for one for up to spin_ns, then
- * sleep in poll().  > 0 when @buf holds one; 0 when the session ended; a
- * negative errno.  An exit signal interrupts the sleep; one that comes
- * between the look at fuse_session_exited() and the sleep is seen at the
- * poll's timeout.
+ * sleep in poll() (and never look without sleeping again until a request
+ * came: an idle mount costs no CPU).  > 0 when @buf holds one; 0 when the
+ * session ended; a negative errno.  An exit signal interrupts the sleep of
+ * the caller's thread; one that comes while another sleeps, or just before,
+ * is seen at the poll's timeout.
  */
 static int receive(struct serve *sv, struct fuse_buf *buf)
 {
 	uint64_t until = 0;
+	bool spun = !sv->spin_ns || sv->spin_skip;
+
+	if (sv->spin_skip)
+		sv->spin_skip--;
 
 	for (unsigned tries = 0;; tries++) {
 		struct pollfd pfd = { .fd = sv->fd, .events = POLLIN };
@@ -156,72 +96,135 @@ static int receive(struct serve *sv, struct fuse_buf *buf)
 			continue;
 		if (res != -EAGAIN)
 			return res;
-		if (sv->spin_ns) {
-			/* the clock is read every eighth look only */
+		if (!spun) {
+			/*
+			 * A thread that has work on this CPU (the reader, or
+			 * the worker serving the last request) runs first:
+			 * looking must not slow a loaded machine down.  The
+			 * clock is read every eighth look only.
+			 */
+			sched_yield();
 			if (!until)
 				until = now_ns() + sv->spin_ns;
 			if ((tries & 7) || now_ns() < until)
 				continue;
+			/*
+			 * Nothing came: the readers are slower than the look
+			 * (a loaded machine, or none reading).  Sleep at once
+			 * for the next few requests, then look again.
+			 */
+			spun = true;
+			sv->spin_skip = SPIN_BACKOFF;
 		}
 		if (poll(&pfd, 1, EXIT_POLL_MS) < 0 && errno != EINTR)
 			return -errno;
-		until = 0;
 	}
+}
+
+/*
+ * One worker: become the receiver (or wait to be made one), receive a
+ * request, make a waiting worker the receiver, and serve the request.  So
+ * a thread always receives while others serve, even one request that waits
+ * for another of this mount (an image read through the mount itself), and
+ * a lone reader's next request finds the receiver awake.
+ */
+static void serve_worker(struct worker *w)
+{
+	struct serve *sv = w->sv;
+
+	for (;;) {
+		int res;
+
+		pthread_mutex_lock(&sv->lock);
+		while (sv->receiving && !w->promoted && !sv->stop) {
+			w->next_idle = sv->idle;
+			sv->idle = w;
+			while (!w->promoted && !sv->stop)
+				pthread_cond_wait(&w->cv, &sv->lock);
+		}
+		if (sv->stop) {
+			pthread_mutex_unlock(&sv->lock);
+			return;
+		}
+		w->promoted = false;
+		sv->receiving = true;
+		pthread_mutex_unlock(&sv->lock);
+
+		res = receive(sv, &w->buf);
+
+		pthread_mutex_lock(&sv->lock);
+		sv->receiving = false;
+		if (res <= 0) {
+			/* the session ended (0) or failed: every worker stops */
+			if (res < 0 && !sv->err)
+				sv->err = res;
+			sv->stop = true;
+			for (unsigned i = 0; i < sv->nw; i++)
+				pthread_cond_signal(&sv->w[i].cv);
+			pthread_mutex_unlock(&sv->lock);
+			return;
+		}
+		if (sv->idle) {
+			struct worker *next = sv->idle;
+
+			sv->idle = next->next_idle;
+			next->promoted = true;
+			sv->receiving = true;
+			pthread_cond_signal(&next->cv);
+		}
+		pthread_mutex_unlock(&sv->lock);
+		fuse_session_process_buf(sv->se, &w->buf);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	serve_worker(arg);
+	return NULL;
 }
 
 int fs_serve(struct fuse_session *se, unsigned threads, unsigned spin_us)
 {
 	struct serve sv = { .se = se, .fd = fuse_session_fd(se),
 			    .spin_ns = (uint64_t)spin_us * 1000u };
-	struct fuse_buf buf = { .mem = NULL };
 	sigset_t all, old;
-	int flags, res = 0;
-	bool ended = false;
-	unsigned i;
+	unsigned i, started = 1;
+	int flags;
 
 	flags = fcntl(sv.fd, F_GETFL);
 	if (flags < 0 || fcntl(sv.fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		return -errno;
 	pthread_mutex_init(&sv.lock, NULL);
-	sv.nf = threads > 1 ? threads - 1 : 0;
-	sv.f = sv.nf ? calloc(sv.nf, sizeof(*sv.f)) : NULL;
-	if (sv.nf && !sv.f)
-		sv.nf = 0;	/* serve alone rather than not at all */
+	sv.nw = threads ? threads : 1;
+	sv.w = calloc(sv.nw, sizeof(*sv.w));
+	if (!sv.w) {
+		pthread_mutex_destroy(&sv.lock);
+		fcntl(sv.fd, F_SETFL, flags);
+		return -ENOMEM;
+	}
+	for (i = 0; i < sv.nw; i++) {
+		sv.w[i].sv = &sv;
+		pthread_cond_init(&sv.w[i].cv, NULL);
+	}
+	/* the others block every signal: the exit signals come to this thread */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0; i < sv.nf; i++) {
-		sv.f[i].sv = &sv;
-		pthread_cond_init(&sv.f[i].cv, NULL);
-		if (pthread_create(&sv.f[i].tid, NULL, follower_main, &sv.f[i])) {
-			pthread_cond_destroy(&sv.f[i].cv);
-			break;
-		}
-	}
-	sv.nf = i;
+	for (; started < sv.nw; started++)
+		if (pthread_create(&sv.w[started].tid, NULL, worker_main, &sv.w[started]))
+			break;	/* serve with the threads there are */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-	while (!ended) {
-		res = receive(&sv, &buf);
-		if (res <= 0)
-			break;
-		if (sv.nf && (res = hand_out(&sv, &ended)) < 0)
-			ended = true;
-		fuse_session_process_buf(se, &buf);
+	serve_worker(&sv.w[0]);
+
+	for (i = 1; i < started; i++)
+		pthread_join(sv.w[i].tid, NULL);
+	for (i = 0; i < sv.nw; i++) {
+		pthread_cond_destroy(&sv.w[i].cv);
+		free(sv.w[i].buf.mem);
 	}
-	pthread_mutex_lock(&sv.lock);
-	sv.stop = true;
-	for (i = 0; i < sv.nf; i++)
-		pthread_cond_signal(&sv.f[i].cv);
-	pthread_mutex_unlock(&sv.lock);
-	for (i = 0; i < sv.nf; i++) {
-		pthread_join(sv.f[i].tid, NULL);
-		pthread_cond_destroy(&sv.f[i].cv);
-		free(sv.f[i].buf.mem);
-	}
-	free(sv.f);
-	free(buf.mem);
+	free(sv.w);
 	pthread_mutex_destroy(&sv.lock);
 	fcntl(sv.fd, F_SETFL, flags);
 	/* a session ended by a signal or an unmount is a clean end */
-	return res < 0 ? res : 0;
+	return sv.err;
 }

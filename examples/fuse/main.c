@@ -178,6 +178,7 @@ int main(int argc, char **argv)
 	const char *devs[MAX_DEVICES], *devnames[MAX_DEVICES], *bare[MAX_DEVICES];
 	unsigned nimgs = 0, ndevs = 0, nbare = 0, i, j;
 	const char *mountpoint = NULL, *control = NULL;
+	char *abs_mnt = NULL;
 	bool policy_given = false;
 	uint64_t cache = 0, threads = 0, spin = DEFAULT_SPIN_US;
 	bool single = false, named = false, has_fsname = false;
@@ -400,8 +401,14 @@ int main(int argc, char **argv)
 	}
 	if (fuse_set_signal_handlers(fs.se))
 		goto out_se;
-	if (fuse_session_mount(fs.se, mountpoint)) {
-		fprintf(stderr, "erofs-share-fuse: cannot mount on %s\n", mountpoint);
+	/*
+	 * By its absolute path: a daemon in the background has left its
+	 * working directory, and unmounts at the end by this name.
+	 */
+	abs_mnt = realpath(mountpoint, NULL);
+	if (!abs_mnt || fuse_session_mount(fs.se, abs_mnt)) {
+		fprintf(stderr, "erofs-share-fuse: cannot mount on %s%s%s\n", mountpoint,
+			abs_mnt ? "" : ": ", abs_mnt ? "" : strerror(errno));
 		goto out_sig;
 	}
 	if (fuse_daemonize(fs.foreground))
@@ -446,6 +453,7 @@ out_fs:
 		fprintf(stderr, "erofs-share-fuse: the domain is still busy\n");
 	fuse_opt_free_args(&args);
 	free(fuse_opts);
+	free(abs_mnt);
 	for (i = 0; i < nimgs; i++)
 		free(imgs[i].name);
 	for (i = 0; i < ndevs; i++)

@@ -995,6 +995,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	/*
+	 * A spliced request stays in the pipe of the thread that received it,
+	 * and loop.c's receiver hands requests to other threads: never ask.
+	 */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	conn->max_readahead = READ_MAX;
 	count_ok(fs, FOP_INIT);
 }
